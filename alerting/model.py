@@ -1,0 +1,166 @@
+"""What an alert is: the record on-call reads, the alert log stores and every channel renders.
+
+An alert is one state change (firing or resolved) of one anomaly kind on one scope. The
+fingerprint is stable per kind and scope, so grouping, dedup and the banner can follow an
+incident across its changes; the id is stable per change, so a replay of the same events
+gives byte-identical alert logs. ``kind`` values and fingerprints are public API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+__all__ = [
+    "CUSTOMER_FACING_KINDS",
+    "KINDS",
+    "Alert",
+    "Impact",
+    "Scope",
+    "Severity",
+    "Status",
+    "fingerprint_of",
+]
+
+KINDS: Final = (
+    "success_rate_drop",
+    "callback_latency_high",
+    "callback_failure_high",
+    "volume_drop",
+    "volume_spike",
+    "amount_deviation",
+    "complaint_spike",
+    "stuck_payments",
+)
+#: Kinds an end user feels directly: money leaves, the order stays unpaid. These drive the banner.
+CUSTOMER_FACING_KINDS: Final = frozenset({"success_rate_drop", "stuck_payments", "callback_failure_high"})
+
+Status = Literal["firing", "resolved"]
+Severity = Literal["critical", "warning", "info"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Scope:
+    """Where: a channel, a merchant, both, or neither (``Scope()`` is all payments)."""
+
+    channel: str | None = None
+    merchant_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A short human name.
+
+        >>> Scope("alipay").label, Scope(None, "m42").label, Scope().label
+        ('alipay', 'merchant m42', 'all channels')
+        """
+        if self.merchant_id is None:
+            return self.channel or "all channels"
+        return f"{self.channel + ' ' if self.channel else ''}merchant {self.merchant_id}"
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"channel": self.channel, "merchant_id": self.merchant_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """What the anomaly costs while it lasts, per minute."""
+
+    orders_per_min: float
+    amount_per_min: float
+    channels: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "orders_per_min": round(self.orders_per_min, 2),
+            "amount_per_min": round(self.amount_per_min, 2),
+            "channels": list(self.channels),
+        }
+
+
+def fingerprint_of(kind: str, scope: Scope) -> str:
+    """Stable per kind and scope across runs and releases.
+
+    >>> fingerprint_of("success_rate_drop", Scope("alipay"))
+    'adcba3c07cacfb53'
+    """
+    key = f"{kind}|{scope.channel or ''}|{scope.merchant_id or ''}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One state change of one anomaly. Times are event time, aware UTC."""
+
+    kind: str
+    scope: Scope
+    status: Status
+    severity: Severity
+    started_at: datetime
+    detected_at: datetime
+    value: float
+    baseline: float
+    impact: Impact
+    suggested_action: str
+    summary: str
+    resolved_at: datetime | None = None
+    fingerprint: str = field(init=False)
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        fp = fingerprint_of(self.kind, self.scope)
+        object.__setattr__(self, "fingerprint", fp)
+        change = f"{fp}|{int(self.started_at.timestamp() * 1000)}|{self.status}"
+        object.__setattr__(self, "id", hashlib.sha256(change.encode()).hexdigest()[:20])
+
+    @property
+    def customer_facing(self) -> bool:
+        return self.kind in CUSTOMER_FACING_KINDS
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert log's line, field for field."""
+        return {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "kind": self.kind,
+            "scope": self.scope.to_json(),
+            "severity": self.severity,
+            "started_at": _iso(self.started_at),
+            "detected_at": _iso(self.detected_at),
+            "resolved_at": _iso(self.resolved_at),
+            "value": round(self.value, 6),
+            "baseline": round(self.baseline, 6),
+            "impact": self.impact.to_json(),
+            "suggested_action": self.suggested_action,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        """Read an alert log line back (outbox rows, tests, tools)."""
+
+        def when(key: str) -> datetime | None:
+            value = data.get(key)
+            return None if value is None else datetime.fromisoformat(value)
+
+        impact = data["impact"]
+        return cls(
+            kind=data["kind"],
+            scope=Scope(data["scope"]["channel"], data["scope"]["merchant_id"]),
+            status=data["status"],
+            severity=data["severity"],
+            started_at=when("started_at"),  # type: ignore[arg-type]
+            detected_at=when("detected_at"),  # type: ignore[arg-type]
+            resolved_at=when("resolved_at"),
+            value=data["value"],
+            baseline=data["baseline"],
+            impact=Impact(impact["orders_per_min"], impact["amount_per_min"], tuple(impact["channels"])),
+            suggested_action=data["suggested_action"],
+            summary=data["summary"],
+        )

@@ -1,0 +1,89 @@
+"""PayPulse's one error hierarchy.
+
+* PayPulseError    caught at the CLI edge: exit code 2 and one readable line
+  + ConfigError    a setting is wrong: names the field, the value and the fix
+  + InputError     one event is bad: ``.reason`` from a closed set, becomes a DeadLetter
+  + DeliveryError  ``.retryable``: the outbox retries (5xx, timeout) or parks it (bad URL, 4xx)
+  + StateError     a snapshot or stored row we cannot restore
+
+Bad events never escape as exceptions: :func:`paypulse.events.parse_line` turns them into
+values, so one poisoned line cannot stop the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "REJECT_REASONS",
+    "ConfigError",
+    "DeliveryError",
+    "InputError",
+    "PayPulseError",
+    "StateError",
+]
+
+#: Every reason a line can be dead-lettered for; also the label values of
+#: ``paypulse_events_rejected_total{reason}``, so the set is closed and public.
+REJECT_REASONS = (
+    "too_long",
+    "bad_encoding",
+    "bad_json",
+    "not_object",
+    "unknown_type",
+    "missing_field",
+    "bad_field",
+    "bad_amount",
+    "bad_timestamp",
+    "too_late",
+)
+
+
+class PayPulseError(Exception):
+    """Base of every error PayPulse raises on purpose."""
+
+
+class ConfigError(PayPulseError):
+    """A setting is wrong. The message names the field, the value and the fix."""
+
+    @classmethod
+    def from_validation(cls, errors: Iterable[dict[str, Any]], source: Path | None) -> ConfigError:
+        """Build one readable message from pydantic's error list.
+
+        >>> str(ConfigError.from_validation(
+        ...     [{"loc": ("detectors", "min_attempts"), "msg": "Input should be greater than or equal to 1",
+        ...       "input": 0}], None))
+        'invalid setting detectors.min_attempts = 0: Input should be greater than or equal to 1'
+        """
+        where = f" in {source}" if source else ""
+        lines = []
+        for err in errors:
+            field = ".".join(str(part) for part in err.get("loc", ())) or "(top level)"
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f" = {value!r}"
+            lines.append(f"invalid setting {field}{shown}{where}: {err.get('msg', 'invalid')}")
+        return cls("\n".join(lines))
+
+
+class InputError(PayPulseError):
+    """One event is malformed; ``reason`` is one of :data:`REJECT_REASONS`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        assert reason in REJECT_REASONS, reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class DeliveryError(PayPulseError):
+    """A notification could not be delivered; ``retryable`` tells the outbox what to do."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class StateError(PayPulseError):
+    """Stored state (a snapshot, an outbox row) cannot be restored."""
