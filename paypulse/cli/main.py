@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from paypulse.cli import demo, replay, run, score_series, simulate
+from paypulse.cli import dashboards, demo, replay, run, score_series, simulate
 from paypulse.errors import PayPulseError
 
 __all__ = ["app", "main"]
@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (demo, run, replay, simulate, score_series):
+for module in (demo, run, replay, simulate, score_series, dashboards):
     module.register(app)
 
 

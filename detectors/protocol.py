@@ -1,0 +1,50 @@
+"""The detector contract: River's two-step shape (judge, then learn) plus recovery.
+
+A detector watches one scope (channel, merchant or all) and is fed one closed window
+(:class:`~paypulse.observation.Observation`) at a time, in event time. ``score`` is pure, so a
+window is judged against a baseline that has not yet seen it; ``update`` learns, and keeps the
+baseline frozen while firing so an ongoing incident never becomes the new normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from paypulse.observation import Observation
+
+__all__ = ["Detector", "Observation", "Verdict"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A detector's judgement of one window."""
+
+    kind: str  # the alert kind this verdict is about, e.g. "success_rate_drop"
+    score: float  # in [0, 1]; higher is more abnormal
+    firing: bool  # after warm-up, minimum-volume guard and hysteresis
+    started_at_ms: int | None  # change-point estimate, carried into the alert
+    value: float  # what was measured (rate, seconds, count per minute)
+    baseline: float  # what was expected
+    reason: str  # "cusum 8.4 > 8.0 after 212 payments", shown to on-call
+
+
+@runtime_checkable
+class Detector(Protocol):
+    kind: str
+
+    def score(self, obs: Observation) -> Verdict:
+        """Judge ``obs`` against what was learned so far; must not change state."""
+        ...
+
+    def update(self, obs: Observation) -> None:
+        """Learn from ``obs``; the baseline stays frozen while firing."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy of the learned state, with a version key ``"v"``."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a snapshot onto a freshly built instance with the same params."""
+        ...
