@@ -119,9 +119,14 @@ def parse_line(raw: bytes) -> Event | DeadLetter:
         return _dead_letter(raw, err)
 
 
-def parse_batch(lines: list[bytes]) -> tuple[list[Event], list[DeadLetter]]:
-    """Parse many lines; the order of events is kept."""
+def parse_batch(lines: list[bytes]) -> tuple[list[Event], list[bytes], list[DeadLetter]]:
+    """Parse many lines: the events in order, the raw line of each event, and the dead letters.
+
+    The raw lines travel along because an event can still be rejected later (too late for its
+    window), and the dead-letter file keeps what arrived, not our re-encoding of it.
+    """
     events: list[Event] = []
+    raws: list[bytes] = []
     dead: list[DeadLetter] = []
     decode = _DECODER.decode
     for raw in lines:
@@ -132,7 +137,9 @@ def parse_batch(lines: list[bytes]) -> tuple[list[Event], list[DeadLetter]]:
             events.append(_normalise(decode(raw)))
         except (msgspec.DecodeError, InputError) as err:
             dead.append(_dead_letter(raw, err))
-    return events, dead
+        else:
+            raws.append(raw)
+    return events, raws, dead
 
 
 def _normalise(event: Event) -> Event:

@@ -1,0 +1,140 @@
+"""From detector verdicts to alert state changes, with the words on-call needs.
+
+A detector says "firing" or not every window; on-call needs one message when it starts and one
+when it ends, each saying what is wrong, what it costs and what to do first. This module keeps
+which (kind, scope) pairs are firing and turns each change into an :class:`Alert`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from alerting.model import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity
+from detectors.protocol import Verdict
+from paypulse.observation import Observation
+
+__all__ = ["SUGGESTED_ACTIONS", "AlertLifecycle"]
+
+SUGGESTED_ACTIONS: Final = {
+    "success_rate_drop": "Check the channel's error codes and the provider's status page; "
+    "switch traffic to a backup channel if failures continue.",
+    "callback_latency_high": "Check the callback endpoint's health and queue; query the provider's "
+    "order status API for paid orders instead of waiting.",
+    "callback_failure_high": "Check the callback handler's logs (signature checks, timeouts, 5xx) "
+    "and whether the provider retries; reconcile paid orders by query.",
+    "volume_drop": "Check the checkout page, SDK and channel availability; confirm with the provider "
+    "whether payments are reaching them.",
+    "volume_spike": "Check for a promotion or an attack (card testing, bots); consider rate limits "
+    "and risk rules.",
+    "amount_deviation": "Check recent price or currency changes and for small-amount card testing.",
+    "complaint_spike": "Read the latest complaints; if users say they paid but orders are unpaid, "
+    "check callbacks and reconcile.",
+    "stuck_payments": "Query the provider for the listed orders and mark paid ones; check the callback "
+    "endpoint. Tell customer service not to ask users to pay again.",
+}
+
+_WHAT: Final = {
+    "success_rate_drop": ("payment success rate", "{:.1%}"),
+    "callback_latency_high": ("callback p95 latency", "{:.1f}s"),
+    "callback_failure_high": ("callback failure rate", "{:.1%}"),
+    "volume_drop": ("payments per minute", "{:.0f}"),
+    "volume_spike": ("payments per minute", "{:.0f}"),
+    "amount_deviation": ("typical ticket size", "{:.2f}"),
+    "complaint_spike": ("complaints per minute", "{:.1f}"),
+    "stuck_payments": ("stuck payments per minute", "{:.1f}"),
+}
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def severity_of(kind: str, scope: Scope) -> Severity:
+    """Customer-facing kinds are critical on a channel or overall; the rest warn.
+
+    >>> severity_of("success_rate_drop", Scope("alipay")), severity_of("success_rate_drop", Scope(None, "m1"))
+    ('critical', 'warning')
+    """
+    if kind in CUSTOMER_FACING_KINDS and scope.merchant_id is None:
+        return "critical"
+    return "warning"
+
+
+def impact_of(kind: str, verdict: Verdict, obs: Observation, channels: tuple[str, ...]) -> Impact:
+    """Orders and money per minute the anomaly touches, estimated from the current window."""
+    minutes = max(obs.minutes, 1e-9)
+    ticket = obs.amount / obs.attempts if obs.attempts else 0.0
+    per_min = obs.attempts / minutes
+    if kind == "success_rate_drop":
+        orders = per_min * max(verdict.baseline - verdict.value, 0.0)
+    elif kind == "callback_failure_high":
+        orders = obs.callbacks / minutes * max(verdict.value - verdict.baseline, 0.0)
+    elif kind == "callback_latency_high":
+        orders = obs.callbacks / minutes
+    elif kind in ("volume_drop", "volume_spike"):
+        orders = abs(verdict.baseline - verdict.value)
+    elif kind == "amount_deviation":
+        return Impact(per_min, per_min * abs(verdict.value - verdict.baseline), channels)
+    else:  # complaint_spike, stuck_payments: the value is already per minute
+        orders = verdict.value
+    return Impact(orders, orders * ticket, channels)
+
+
+class AlertLifecycle:
+    """Tracks firing (kind, scope) pairs and emits an Alert at each change."""
+
+    def __init__(self) -> None:
+        self.firing: dict[tuple[str, Scope], Alert] = {}
+
+    def observe(
+        self, verdict: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], detail: str = ""
+    ) -> Alert | None:
+        """Feed one verdict; return an alert when its state changes."""
+        key = (verdict.kind, obs.scope)
+        current = self.firing.get(key)
+        if verdict.firing and current is None:
+            alert = self._alert(verdict, obs, now_ms, channels, "firing", detail)
+            self.firing[key] = alert
+            return alert
+        if not verdict.firing and current is not None:
+            del self.firing[key]
+            return Alert(
+                kind=current.kind,
+                scope=current.scope,
+                status="resolved",
+                severity=current.severity,
+                started_at=current.started_at,
+                detected_at=current.detected_at,
+                resolved_at=_utc(now_ms),
+                value=verdict.value,
+                baseline=current.baseline,
+                impact=current.impact,
+                suggested_action=current.suggested_action,
+                summary=f"Resolved: {current.summary}",
+            )
+        return None
+
+    def _alert(
+        self, v: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], status: str, detail: str
+    ) -> Alert:
+        scope = obs.scope
+        what, fmt = _WHAT[v.kind]
+        started_ms = v.started_at_ms if v.started_at_ms is not None else obs.start_ms
+        summary = (
+            f"{scope.label}: {what} {fmt.format(v.value)} vs normal {fmt.format(v.baseline)}, "
+            f"since {_utc(started_ms):%H:%M:%S} UTC ({v.reason}){detail}"
+        )
+        return Alert(
+            kind=v.kind,
+            scope=scope,
+            status=status,  # type: ignore[arg-type]
+            severity=severity_of(v.kind, scope),
+            started_at=_utc(started_ms),
+            detected_at=_utc(now_ms),
+            value=v.value,
+            baseline=v.baseline,
+            impact=impact_of(v.kind, v, obs, channels),
+            suggested_action=SUGGESTED_ACTIONS[v.kind],
+            summary=summary,
+        )

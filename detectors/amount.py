@@ -1,0 +1,109 @@
+"""Mean ticket size shifting while counts stay normal.
+
+A change in what people pay (a pricing bug, a card-testing attack with tiny amounts, a
+currency mix-up) moves the mean of log amounts. Amounts are lognormal, so the test works on
+logs: the trailing minute's mean log amount against the learned mean, in standard errors of
+that many payments, and the shift must also be material (``ratio``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from detectors.guards import Hysteresis
+from detectors.protocol import Observation, Verdict
+
+__all__ = ["AmountDetector"]
+
+
+class AmountDetector:
+    kind = "amount_deviation"
+
+    def __init__(
+        self,
+        *,
+        ratio: float = 0.3,
+        z_limit: float = 6.0,
+        min_payments: int = 30,
+        span: int = 6,
+        fire_after: int = 2,
+        resolve_after: int = 6,
+        warmup_ms: int = 600_000,
+        half_life_ms: int = 3_600_000,
+    ) -> None:
+        self.ratio = ratio
+        self.z_limit = z_limit
+        self.min_payments = min_payments
+        self.span = span
+        self.warmup_ms = warmup_ms
+        self.half_life_ms = half_life_ms
+        self.hysteresis = Hysteresis(fire_after, resolve_after)
+        self.recent: deque[tuple[int, float, float]] = deque(maxlen=span)  # (n, sum log, sum log^2)
+        self.n = 0.0  # EW sums of payments, log amounts and their squares
+        self.s1 = 0.0
+        self.s2 = 0.0
+        self.learned_ms = 0
+        self.bad_since_ms: int | None = None
+
+    def _judge(self, obs: Observation) -> tuple[bool, float, float, float]:
+        """(bad, observed mean ticket, expected mean ticket, |z|) over the trailing span."""
+        rows = [*list(self.recent)[-(self.span - 1) :], (obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum)]
+        n = sum(r[0] for r in rows)
+        if self.n < 1 or n == 0:
+            return False, 0.0, 0.0, 0.0
+        mu = self.s1 / self.n
+        sigma = math.sqrt(max(self.s2 / self.n - mu * mu, 1e-6))
+        mean = sum(r[1] for r in rows) / n
+        z = abs(mean - mu) / (sigma / math.sqrt(n))
+        shift = abs(math.exp(mean - mu) - 1)
+        warm = self.learned_ms >= self.warmup_ms
+        bad = warm and n >= self.min_payments and z > self.z_limit and shift > self.ratio
+        return bad, math.exp(mean), math.exp(mu), z
+
+    def score(self, obs: Observation) -> Verdict:
+        bad, observed, expected, z = self._judge(obs)
+        firing = self.hysteresis.peek(bad)
+        started = self.bad_since_ms if self.bad_since_ms is not None else obs.start_ms
+        return Verdict(
+            kind=self.kind,
+            score=min(z / (2 * self.z_limit), 1.0),
+            firing=firing,
+            started_at_ms=started if firing else None,
+            value=observed,
+            baseline=expected,
+            reason=f"typical ticket {observed:.2f} vs {expected:.2f} (z={z:.1f})",
+        )
+
+    def update(self, obs: Observation) -> None:
+        bad, *_ = self._judge(obs)
+        if bad and self.bad_since_ms is None:
+            self.bad_since_ms = obs.start_ms
+        firing = self.hysteresis.step(bad)
+        if not bad and not firing:
+            self.bad_since_ms = None
+        self.recent.append((obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum))
+        if not firing and not bad:
+            decay = 0.5 ** ((obs.end_ms - obs.start_ms) / self.half_life_ms)
+            self.n = decay * self.n + obs.attempts
+            self.s1 = decay * self.s1 + obs.log_amount_sum
+            self.s2 = decay * self.s2 + obs.log_amount_sq_sum
+            self.learned_ms += obs.end_ms - obs.start_ms
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "recent": [list(r) for r in self.recent],
+            "ew": [self.n, self.s1, self.s2],
+            "learned_ms": self.learned_ms,
+            "bad_since_ms": self.bad_since_ms,
+            "hysteresis": self.hysteresis.snapshot(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.recent.extend(tuple(r) for r in state["recent"])
+        self.n, self.s1, self.s2 = state["ew"]
+        self.learned_ms = state["learned_ms"]
+        self.bad_since_ms = state["bad_since_ms"]
+        self.hysteresis.restore(state["hysteresis"])

@@ -1,0 +1,145 @@
+"""Count detectors: volume drop and spike, complaint spikes, stuck payments.
+
+Counts per minute are small numbers at night and on small channels, where a Gaussian z-score
+lies: 0 complaints against an expected 0.2 is normal, 6 is not, and a z-score cannot tell.
+So each trailing minute is tested exactly against a Poisson with the learned rate (scipy's
+``pdtr`` / ``pdtrc``), and must also differ by a material ratio, because real traffic is
+over-dispersed and a significant-but-tiny deviation is not an incident.
+
+The expected rate is an exponentially weighted mean per window, learned only while the
+detector is quiet, so an ongoing incident never becomes the new normal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Literal
+
+from scipy.special import pdtr, pdtrc
+
+from detectors.guards import Hysteresis
+from detectors.protocol import Observation, Verdict
+
+__all__ = ["CountDetector", "poisson_tail"]
+
+
+def poisson_tail(count: int, mean: float, direction: Literal["up", "down"]) -> float:
+    """P(X >= count) for "up", P(X <= count) for "down", X ~ Poisson(mean).
+
+    >>> round(poisson_tail(6, 0.5, "up"), 6)
+    1.4e-05
+    >>> round(poisson_tail(0, 36.0, "down"), 20) < 1e-15
+    True
+    """
+    if direction == "up":
+        return 1.0 if count <= 0 else float(pdtrc(count - 1, mean))
+    return float(pdtr(count, mean))
+
+
+class CountDetector:
+    """A trailing-window Poisson test of one count against its learned rate, with hysteresis."""
+
+    def __init__(
+        self,
+        kind: str,
+        count: Callable[[Observation], float],
+        direction: Literal["up", "down"],
+        *,
+        span: int = 6,
+        ratio: float = 2.0,
+        min_count: int = 5,
+        significance: float = 1e-6,
+        floor_per_window: float = 0.0,
+        fire_after: int = 2,
+        resolve_after: int = 6,
+        warmup_ms: int = 600_000,
+        half_life_ms: int = 1_800_000,
+    ) -> None:
+        self.kind = kind
+        self.count = count
+        self.direction = direction
+        self.span = span  # windows in the trailing sum (6 x 10 s = one minute)
+        self.ratio = ratio  # "up": observed >= ratio x expected; "down": observed <= expected / ratio
+        self.min_count = min_count  # "up": at least this many; "down": at least this many expected
+        self.significance = significance
+        self.floor_per_window = floor_per_window  # prior rate, so a zero baseline cannot make 1 an anomaly
+        self.warmup_ms = warmup_ms
+        self.half_life_ms = half_life_ms
+        self.hysteresis = Hysteresis(fire_after, resolve_after)
+        self.recent: deque[float] = deque(maxlen=span)
+        self.mean = 0.0  # EW mean count per window
+        self.learned_ms = 0
+        self.started_ms: int | None = None
+        self.bad_since_ms: int | None = None
+
+    def _judge(self, obs: Observation) -> tuple[bool, float, float, float]:
+        """(bad, observed, expected, score) for the trailing span ending with ``obs``."""
+        recent = list(self.recent)[-(self.span - 1) :] if self.span > 1 else []
+        observed = sum(recent) + self.count(obs)
+        expected = max(self.mean, self.floor_per_window) * (len(recent) + 1)
+        if self.learned_ms < self.warmup_ms or expected <= 0:
+            return False, observed, expected, 0.0
+        p = poisson_tail(round(observed), expected, self.direction)
+        if self.direction == "up":
+            material = observed >= self.min_count and observed >= self.ratio * expected
+        else:
+            material = expected >= self.min_count and observed * self.ratio <= expected
+        score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(self.significance)) if material else 0.0
+        return material and p < self.significance, observed, expected, score
+
+    def score(self, obs: Observation) -> Verdict:
+        bad, observed, expected, score = self._judge(obs)
+        firing = self.hysteresis.peek(bad)
+        started = self.bad_since_ms if self.bad_since_ms is not None else obs.start_ms
+        if self.started_ms is not None and self.hysteresis.firing:
+            started = self.started_ms
+        per_min = 60_000 / max((obs.end_ms - obs.start_ms) * min(len(self.recent) + 1, self.span), 1)
+        return Verdict(
+            kind=self.kind,
+            score=score,
+            firing=firing,
+            started_at_ms=started if firing else None,
+            value=observed * per_min,
+            baseline=expected * per_min,
+            reason=f"{observed:.0f} observed vs {expected:.1f} expected over the last {self.span} windows",
+        )
+
+    def update(self, obs: Observation) -> None:
+        bad, _observed, _expected, _score = self._judge(obs)
+        was_firing = self.hysteresis.firing
+        if bad and self.bad_since_ms is None:
+            self.bad_since_ms = obs.start_ms
+        firing = self.hysteresis.step(bad)
+        if firing and not was_firing:
+            self.started_ms = self.bad_since_ms
+        if not bad and not firing:
+            self.bad_since_ms = None
+            self.started_ms = None
+        count = self.count(obs)
+        self.recent.append(count)
+        if not firing and not bad:
+            width = obs.end_ms - obs.start_ms
+            decay = 0.5 ** (width / self.half_life_ms)
+            self.mean = count if self.learned_ms == 0 else decay * self.mean + (1 - decay) * count
+            self.learned_ms += width
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "recent": list(self.recent),
+            "mean": self.mean,
+            "learned_ms": self.learned_ms,
+            "started_ms": self.started_ms,
+            "bad_since_ms": self.bad_since_ms,
+            "hysteresis": self.hysteresis.snapshot(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.recent.extend(state["recent"])
+        self.mean = state["mean"]
+        self.learned_ms = state["learned_ms"]
+        self.started_ms = state["started_ms"]
+        self.bad_since_ms = state["bad_since_ms"]
+        self.hysteresis.restore(state["hysteresis"])

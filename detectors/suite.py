@@ -1,0 +1,101 @@
+"""Which detectors watch which scope, built from settings.
+
+All payments and each channel get every detector, judged every 10-second window. A tracked
+merchant gets the ones that matter per merchant (success rate, callback failures, stuck
+payments), judged on 1-minute roll-ups: a merchant's volume is too small and too bursty for
+the rest to mean anything, and per-minute judging keeps 200 merchants cheap.
+"""
+
+from __future__ import annotations
+
+from alerting.model import Scope
+from detectors.amount import AmountDetector
+from detectors.counts import CountDetector
+from detectors.cusum import RateRiseDetector
+from detectors.latency import LatencyDetector
+from detectors.protocol import Detector
+from paypulse.settings import DetectorSettings
+
+__all__ = ["build_detectors"]
+
+
+def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[Detector]:
+    """A fresh detector set for ``scope``; merchants are fed 1-minute observations."""
+    merchant = scope.merchant_id is not None
+    span = 1 if merchant else max(60_000 // window_ms, 1)
+    warmup_ms = int(s.warmup.total_seconds() * 1000)
+    common = {"fire_after": s.fire_after, "resolve_after": s.resolve_after}
+    detectors: list[Detector] = [
+        RateRiseDetector(
+            "success_rate_drop",
+            lambda o: (o.attempts, o.attempts - o.successes),
+            rise=s.success_rate_drop,
+            false_alarm_days=s.false_alarm_days,
+            min_total=s.min_attempts,
+            min_bad=s.min_failures,
+            warmup_ms=warmup_ms,
+            invert_value=True,
+        ),
+        RateRiseDetector(
+            "callback_failure_high",
+            lambda o: (o.callbacks, o.callback_failures),
+            rise=s.callback_failure_limit,
+            false_alarm_days=s.false_alarm_days,
+            min_total=s.min_callbacks,
+            min_bad=s.min_failures,
+            warmup_ms=warmup_ms,
+        ),
+        CountDetector(
+            "stuck_payments",
+            lambda o: o.stuck,
+            "up",
+            span=span,
+            ratio=3.0,
+            min_count=s.stuck_min,
+            significance=s.significance,
+            floor_per_window=0.05 * window_ms / 60_000,
+            warmup_ms=warmup_ms,
+            **common,
+        ),
+    ]
+    if merchant:
+        return detectors
+    return [
+        *detectors,
+        LatencyDetector(limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common),
+        CountDetector(
+            "volume_drop",
+            lambda o: o.attempts,
+            "down",
+            span=span,
+            ratio=1 / s.volume_ratio,
+            min_count=s.min_attempts,
+            significance=s.significance,
+            warmup_ms=warmup_ms,
+            **common,
+        ),
+        CountDetector(
+            "volume_spike",
+            lambda o: o.attempts,
+            "up",
+            span=span,
+            ratio=1 / s.volume_ratio,
+            min_count=s.min_attempts,
+            significance=s.significance,
+            warmup_ms=warmup_ms,
+            **common,
+        ),
+        AmountDetector(ratio=s.amount_ratio, min_payments=s.min_attempts, span=span, warmup_ms=warmup_ms, **common),
+        CountDetector(
+            "complaint_spike",
+            lambda o: o.complaints,
+            "up",
+            span=span,
+            ratio=3.0,
+            min_count=s.complaint_min,
+            significance=s.significance,
+            floor_per_window=0.1 * window_ms / 60_000,
+            warmup_ms=warmup_ms,
+            **common,
+        ),
+    ]
