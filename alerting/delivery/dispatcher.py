@@ -1,0 +1,224 @@
+"""Deliver due outbox rows through their notifiers, retrying with back-off and parking what cannot go.
+
+Alertmanager gives every integration its own retry loop; here the loop is the outbox itself:
+:meth:`Dispatcher.run_once` takes the due rows, sends each once, and writes the outcome back,
+so retry state survives restarts and tests drive it with a ``ManualClock``. :meth:`start` runs
+the same step on a thread, waking on a :class:`threading.Event` so :meth:`stop` is immediate.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final, Literal
+
+from alerting.delivery.apprise_notifier import AppriseNotifier
+from alerting.notifications import DeliveryResult, Notification, Notifier
+from alerting.outbox import Outbox, OutboxRow
+from alerting.routing import target_key
+from paypulse.clock import Clock
+from paypulse.errors import PayPulseError
+from paypulse.settings import AlertingSettings
+
+__all__ = ["OUTCOMES", "DeliveryOutcome", "Dispatcher", "Outcome", "build_notifiers"]
+
+log = logging.getLogger("paypulse.alerting.delivery")
+
+Outcome = Literal["delivered", "retry", "parked"]
+#: Label values of ``paypulse_notifications_total{route,outcome}``.
+OUTCOMES: Final = ("delivered", "retry", "parked")
+DEFAULT_MAX_BACKOFF: Final = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one attempt on one outbox row did."""
+
+    row_id: int
+    route: str
+    target: str  # the notifier's privacy-safe name
+    outcome: Outcome
+    attempts: int
+    detail: str
+
+
+def build_notifiers(settings: AlertingSettings) -> dict[str, Notifier]:
+    """One notifier per distinct route URL, keyed by :func:`~alerting.routing.target_key`.
+
+    Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
+    is not one Apprise can use, so a typo stops start-up instead of the first page.
+    """
+    notifiers: dict[str, Notifier] = {}
+    for route in settings.routes:
+        for secret in route.urls:
+            url = secret.get_secret_value()
+            key = target_key(url)
+            if key not in notifiers:
+                notifiers[key] = AppriseNotifier(url, route=route.name)
+    return notifiers
+
+
+class Dispatcher:
+    """Sends due outbox rows; counts outcomes per route for the metrics layer."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        notifiers: Mapping[str, Notifier],
+        clock: Clock,
+        *,
+        max_attempts: int = 12,
+        retry_backoff: timedelta = timedelta(seconds=5),
+        max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+        batch: int = 100,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self._outbox = outbox
+        self._notifiers = dict(notifiers)
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._base = retry_backoff.total_seconds()
+        self._cap = max(max_backoff.total_seconds(), self._base)
+        self._batch = batch
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._counts_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AlertingSettings,
+        outbox: Outbox,
+        clock: Clock,
+        notifiers: Mapping[str, Notifier] | None = None,
+    ) -> Dispatcher:
+        """The production wiring: Apprise notifiers from the routes, retry policy from settings."""
+        return cls(
+            outbox,
+            build_notifiers(settings) if notifiers is None else notifiers,
+            clock,
+            max_attempts=settings.max_attempts,
+            retry_backoff=settings.retry_backoff,
+        )
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def run_once(self) -> list[DeliveryOutcome]:
+        """Try every due row once; returns what happened to each, in order."""
+        with self._run_lock:  # the thread and a direct caller never send the same row twice
+            outcomes = []
+            for row in self._outbox.due(self._batch):
+                outcome = self._deliver(row)
+                outcomes.append(outcome)
+                with self._counts_lock:
+                    self._counts[(outcome.route, outcome.outcome)] += 1
+            return outcomes
+
+    def _deliver(self, row: OutboxRow) -> DeliveryOutcome:
+        notifier = self._notifiers.get(row.target)
+        if notifier is None:
+            detail = f"target {row.target} is no longer configured on any route; requeue after fixing routes"
+            self._outbox.park(row.id, detail)
+            log.warning("notification %s parked: route=%s %s", row.id, row.route, detail)
+            return DeliveryOutcome(row.id, row.route, row.target, "parked", row.attempts, detail)
+        attempt = row.attempts + 1
+        n = Notification(row.route, row.alert, row.reason, row.target, row.id, attempt)
+        result = notifier.send(n)
+        if result.ok:
+            self._outbox.mark_delivered(row.id)
+            log.info(
+                "notification %s delivered: route=%s target=%s attempt=%d",
+                row.id,
+                row.route,
+                notifier.name,
+                attempt,
+            )
+            return DeliveryOutcome(row.id, row.route, notifier.name, "delivered", attempt, result.detail)
+        return self._failed(row, notifier.name, attempt, result)
+
+    def _failed(self, row: OutboxRow, name: str, attempt: int, result: DeliveryResult) -> DeliveryOutcome:
+        state = self._outbox.mark_failed(
+            row.id,
+            result.detail,
+            retryable=result.retryable,
+            max_attempts=self._max_attempts,
+            base=self._base,
+            cap=self._cap,
+        )
+        outcome: Outcome = "retry" if state == "pending" else "parked"
+        log.warning(
+            "notification %s %s: route=%s target=%s attempt=%d/%d retryable=%s: %s",
+            row.id,
+            "will be retried" if outcome == "retry" else "parked",
+            row.route,
+            name,
+            attempt,
+            self._max_attempts,
+            result.retryable,
+            result.detail,
+        )
+        return DeliveryOutcome(row.id, row.route, name, outcome, attempt, result.detail)
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counters since start and outbox gauges, by route.
+
+        ``delivered``/``retry``/``parked`` count attempts' outcomes (for
+        ``paypulse_notifications_total{route,outcome}``); ``pending`` and ``parked_now`` are the
+        rows waiting in the outbox right now (for ``paypulse_outbox_pending``).
+        """
+        out: dict[str, dict[str, int]] = {outcome: {} for outcome in OUTCOMES}
+        with self._counts_lock:
+            for (route, outcome), n in self._counts.items():
+                out[outcome][route] = n
+        counts = self._outbox.counts()
+        out["pending"] = counts["pending"]
+        out["parked_now"] = counts["parked"]
+        return out
+
+    # -- background ---------------------------------------------------------------------------
+
+    def start(self, interval_s: float = 1.0) -> None:
+        """Run :meth:`run_once` every ``interval_s`` seconds on a daemon thread until :meth:`stop`."""
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("dispatcher already started")
+        self._stop.clear()
+        self._wake.clear()
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval_s,), name="paypulse-dispatcher", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to finish its current row and exit; waits up to ``timeout`` seconds."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """Deliver now instead of at the next interval; the engine calls it after a submit."""
+        self._wake.set()
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except (PayPulseError, sqlite3.Error):
+                # The thread must outlive a bad moment (disk full, a locked file): log and retry later.
+                log.exception("dispatcher step failed; retrying in %.1f s", interval_s)
+            self._wake.wait(interval_s)
+            self._wake.clear()

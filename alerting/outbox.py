@@ -1,0 +1,335 @@
+"""The durable outbox: every notification is a SQLite row before anyone tries to send it.
+
+Why a table and not a queue in memory: a page that is lost because the process restarted in the
+middle of an incident is the worst failure an alerting system can have. So
+:meth:`Outbox.enqueue` commits (``synchronous=FULL``) before it returns, the dispatcher only
+reads due rows, and a restart with the same file simply carries on. Delivery is at least once:
+a crash between a successful send and :meth:`Outbox.mark_delivered` sends that row again.
+
+Each row is one (route, target URL, alert change). Its life::
+
+    pending --ok--------------------------------------> delivered
+       |  \\--retryable failure, attempts < max--> pending (next_attempt_at = now + backoff)
+       \\----4xx / bad URL, or attempts == max------> parked --requeue()--> pending
+
+The same file keeps the dedup state (:class:`NotifiedState`, the last change sent per route and
+fingerprint), written in the same transaction as the rows, so a restart neither repeats nor
+forgets a page. Targets are stored as :func:`alerting.routing.target_key` hashes, never as URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from alerting.model import Alert
+from paypulse.clock import Clock
+from paypulse.errors import StateError
+
+__all__ = [
+    "STATES",
+    "NotifiedState",
+    "Outbox",
+    "OutboxRow",
+    "RowState",
+    "backoff_delay",
+]
+
+RowState = Literal["pending", "delivered", "parked"]
+STATES: Final = ("pending", "delivered", "parked")
+_SCHEMA_VERSION: Final = 1
+_MAX_ERROR: Final = 500  # characters of the last error kept per row
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    route           TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    alert_id        TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    alert_status    TEXT NOT NULL,
+    alert_json      TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at      REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    delivered_at    REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS notified (
+    route        TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    alert_id     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    sent_at      REAL NOT NULL,
+    PRIMARY KEY (route, fingerprint)
+);
+"""
+
+
+def backoff_delay(attempts: int, base: float, cap: float) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt: ``base`` doubling, at most ``cap``.
+
+    Doubling spreads retries so a receiver that is down for an hour sees a dozen calls, not
+    thousands; the cap keeps the wait short enough that recovery is noticed quickly.
+
+    >>> [backoff_delay(n, base=5, cap=60) for n in range(1, 7)]
+    [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1, got {attempts}")
+    return float(min(cap, base * 2 ** min(attempts - 1, 62)))
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One delivery as stored: what to send, to which target, and how it went so far."""
+
+    id: int
+    route: str
+    target: str
+    reason: str
+    alert: Alert
+    state: RowState
+    attempts: int
+    last_error: str | None
+    created_at: float
+    next_attempt_at: float
+    delivered_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotifiedState:
+    """The last alert change enqueued for one (route, fingerprint): the input of the dedup decision."""
+
+    alert_id: str
+    status: str
+    started_at: str
+    sent_at: float
+
+
+class Outbox:
+    """Notifications waiting for, in, or done with delivery, in one SQLite file.
+
+    Safe to share between the engine thread (which enqueues) and the dispatcher thread (which
+    delivers): one connection guarded by a lock, each call one short transaction.
+    """
+
+    def __init__(self, path: Path | str, clock: Clock) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            raise StateError(f"outbox {path} cannot be opened as SQLite: {err}") from None
+        if version == 0:
+            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        elif version != _SCHEMA_VERSION:
+            raise StateError(
+                f"outbox {path} has schema version {version}; this release reads {_SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def enqueue(self, route: str, targets: Sequence[str], alert: Alert, reason: str) -> list[int]:
+        """Store one row per target and remember the change as notified, in one committed transaction."""
+        if not targets:
+            raise ValueError(f"route {route!r} has no targets")
+        now = self._clock.now()
+        payload = json.dumps(alert.to_json(), sort_keys=True)
+        ids: list[int] = []
+        with self._lock, self._tx():
+            for target in targets:
+                cur = self._db.execute(
+                    "INSERT INTO deliveries (route, target, reason, alert_id, fingerprint, alert_status,"
+                    " alert_json, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (route, target, reason, alert.id, alert.fingerprint, alert.status, payload, now, now),
+                )
+                ids.append(int(cur.lastrowid or 0))
+            self._db.execute(
+                "INSERT INTO notified (route, fingerprint, alert_id, status, started_at, sent_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (route, fingerprint) DO UPDATE SET"
+                " alert_id = excluded.alert_id, status = excluded.status,"
+                " started_at = excluded.started_at, sent_at = excluded.sent_at",
+                (route, alert.fingerprint, alert.id, alert.status, alert.started_at.isoformat(), now),
+            )
+        return ids
+
+    def mark_delivered(self, row_id: int) -> None:
+        now = self._clock.now()
+        with self._lock, self._tx():
+            self._db.execute(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                (now, row_id),
+            )
+
+    def mark_failed(
+        self, row_id: int, error: str, *, retryable: bool, max_attempts: int, base: float, cap: float
+    ) -> RowState:
+        """Count a failed attempt; reschedule with back-off, or park. Returns the row's new state."""
+        now = self._clock.now()
+        with self._lock, self._tx():
+            found = self._db.execute("SELECT attempts FROM deliveries WHERE id = ?", (row_id,)).fetchone()
+            if found is None:
+                raise StateError(f"outbox row {row_id} does not exist")
+            attempts = int(found[0]) + 1
+            state: RowState = "pending" if retryable and attempts < max_attempts else "parked"
+            next_at = now + backoff_delay(attempts, base, cap) if state == "pending" else now
+            self._db.execute(
+                "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
+                " WHERE id = ?",
+                (state, attempts, error[:_MAX_ERROR], next_at, row_id),
+            )
+        return state
+
+    def park(self, row_id: int, error: str) -> None:
+        """Park without counting an attempt (e.g. the target is no longer configured)."""
+        with self._lock, self._tx():
+            self._db.execute(
+                "UPDATE deliveries SET state = 'parked', last_error = ? WHERE id = ?",
+                (error[:_MAX_ERROR], row_id),
+            )
+
+    def requeue(self, ids: Iterable[int]) -> int:
+        """Send parked rows again from scratch (attempts reset). Returns how many rows were requeued.
+
+        Only parked rows move: requeueing a delivered row would page people twice.
+        """
+        now = self._clock.now()
+        wanted = [int(i) for i in ids]
+        with self._lock, self._tx():
+            changed = 0
+            for row_id in wanted:
+                cur = self._db.execute(
+                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?"
+                    " WHERE id = ? AND state = 'parked'",
+                    (now, row_id),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def prune_delivered(self, older_than: float) -> int:
+        """Forget delivered rows finished before ``older_than`` (epoch seconds); keeps the file bounded."""
+        with self._lock, self._tx():
+            cur = self._db.execute(
+                "DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?", (older_than,)
+            )
+        return cur.rowcount
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def due(self, limit: int = 100) -> list[OutboxRow]:
+        """Pending rows whose time has come, oldest first."""
+        return self._select(
+            "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            (self._clock.now(), limit),
+        )
+
+    def rows(self, state: RowState | None = None) -> list[OutboxRow]:
+        """Every row, or every row in ``state``, by id."""
+        if state is None:
+            return self._select("ORDER BY id", ())
+        return self._select("WHERE state = ? ORDER BY id", (state,))
+
+    def parked(self) -> list[OutboxRow]:
+        return self.rows("parked")
+
+    def get(self, row_id: int) -> OutboxRow:
+        found = self._select("WHERE id = ?", (row_id,))
+        if not found:
+            raise StateError(f"outbox row {row_id} does not exist")
+        return found[0]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Rows per state per route: ``{"pending": {"oncall": 2}, ...}``, for gauges."""
+        out: dict[str, dict[str, int]] = {state: {} for state in STATES}
+        with self._lock:
+            for state, route, n in self._db.execute(
+                "SELECT state, route, COUNT(*) FROM deliveries GROUP BY state, route"
+            ):
+                out.setdefault(state, {})[route] = int(n)
+        return out
+
+    def last_notified(self, route: str, fingerprint: str) -> NotifiedState | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT alert_id, status, started_at, sent_at FROM notified"
+                " WHERE route = ? AND fingerprint = ?",
+                (route, fingerprint),
+            ).fetchone()
+        return None if found is None else NotifiedState(found[0], found[1], found[2], float(found[3]))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxRow]:
+        sql = (
+            "SELECT id, route, target, reason, alert_json, state, attempts, last_error, created_at,"
+            f" next_attempt_at, delivered_at FROM deliveries {where}"
+        )
+        with self._lock:
+            found = self._db.execute(sql, params).fetchall()
+        rows: list[OutboxRow] = []
+        for values in found:
+            try:
+                rows.append(_row(values))
+            except StateError as err:
+                # One unreadable row must not block every row behind it: park it with the reason.
+                self.park(values[0], str(err))
+        return rows
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` when the block raises."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _row(values: tuple[Any, ...]) -> OutboxRow:
+    row_id, route, target, reason, alert_json, state, attempts, last_error, created, next_at, done = values
+    try:
+        alert = Alert.from_json(json.loads(alert_json))
+    except (ValueError, KeyError, TypeError) as err:
+        raise StateError(f"outbox row {row_id} holds an alert this release cannot read: {err}") from None
+    return OutboxRow(
+        id=row_id,
+        route=route,
+        target=target,
+        reason=reason,
+        alert=alert,
+        state=state,
+        attempts=attempts,
+        last_error=last_error,
+        created_at=created,
+        next_attempt_at=next_at,
+        delivered_at=done,
+    )

@@ -1,0 +1,115 @@
+"""Which routes an alert goes to: a flat routing table matched by kind and severity.
+
+Alertmanager walks a route tree; PayPulse's needs are flatter (a few teams, a few channels), so
+a route is a filter and an alert goes to *every* route it matches (Alertmanager's
+``continue: true`` on every node). Each (route, alert change) becomes one notification, and
+each of the route's Apprise URLs is one delivery target in the outbox.
+
+Targets are identified by :func:`target_key`, a hash of the URL: the outbox must remember which
+URL a row is for across restarts, but the URL holds tokens and may never be stored or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from alerting.model import KINDS, Alert, Severity
+from paypulse.errors import ConfigError
+from paypulse.settings import AlertingSettings
+
+__all__ = [
+    "SEVERITY_RANK",
+    "Route",
+    "match_routes",
+    "routes_from_settings",
+    "severity_at_least",
+    "target_key",
+]
+
+#: Higher is more urgent; ``min_severity`` lets through its own rank and above.
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+def severity_at_least(severity: str, minimum: str) -> bool:
+    """True when ``severity`` is at least as urgent as ``minimum``.
+
+    >>> severity_at_least("critical", "warning"), severity_at_least("info", "warning")
+    (True, False)
+    """
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[minimum]
+
+
+def target_key(url: str) -> str:
+    """A stable, non-reversible id for one Apprise URL, stored in outbox rows instead of the URL.
+
+    >>> target_key("json://127.0.0.1:8000/hook")
+    'd1b21500e066033a'
+    """
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A named filter over alerts plus the delivery targets (by :func:`target_key`) it sends to."""
+
+    name: str
+    targets: tuple[str, ...]
+    kinds: frozenset[str] = frozenset()  # empty = every kind
+    min_severity: Severity = "warning"
+
+    def matches(self, alert: Alert) -> bool:
+        """Kind is listed (or no list) and severity is at least ``min_severity``.
+
+        >>> from alerting.model import Scope, Impact
+        >>> from datetime import datetime, UTC
+        >>> t = datetime(2024, 5, 1, tzinfo=UTC)
+        >>> a = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,
+        ...           Impact(1.0, 2.0), "check", "volume down")
+        >>> Route("ops", ("k",)).matches(a), Route("pay", ("k",), frozenset({"stuck_payments"})).matches(a)
+        (True, False)
+        """
+        if self.kinds and alert.kind not in self.kinds:
+            return False
+        return severity_at_least(alert.severity, self.min_severity)
+
+
+def match_routes(routes: Iterable[Route], alert: Alert) -> list[Route]:
+    """Every route the alert goes to, in table order; an empty list means ``"no_route"``."""
+    return [route for route in routes if route.matches(alert)]
+
+
+def routes_from_settings(settings: AlertingSettings) -> list[Route]:
+    """Build the routing table, refusing what would silently drop alerts.
+
+    A misspelt kind would match nothing and a route without URLs would deliver nowhere, so both
+    are :class:`ConfigError` at start-up, naming the route and the fix.
+    """
+    routes: list[Route] = []
+    seen: set[str] = set()
+    for index, rs in enumerate(settings.routes):
+        where = f"alerting.routes[{index}] (name {rs.name!r})"
+        if not rs.name.strip():
+            raise ConfigError(f"{where}: name must not be empty; it labels logs and metrics")
+        if rs.name in seen:
+            raise ConfigError(f"{where}: duplicate route name; names label metrics and must be unique")
+        seen.add(rs.name)
+        unknown = sorted(set(rs.kinds) - set(KINDS))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown alert kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}"
+            )
+        if not rs.urls:
+            raise ConfigError(f"{where}: urls is empty; give at least one Apprise URL")
+        targets = _unique(target_key(url.get_secret_value()) for url in rs.urls)
+        routes.append(Route(rs.name, targets, frozenset(rs.kinds), rs.min_severity))
+    return routes
+
+
+def _unique(keys: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for key in keys:
+        if key not in out:
+            out.append(key)
+    return tuple(out)

@@ -1,0 +1,90 @@
+"""Rendering: every fact on-call needs is in the one Markdown message, and SMS fits 140 chars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerting.model import KINDS, Alert, Impact, Scope
+from alerting.render import KIND_WORDS, SHORT_MAX, render, render_short
+
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def alert(
+    status: str = "firing", kind: str = "success_rate_drop", action: str = "Fail over to acquirer B"
+) -> Alert:
+    return Alert(
+        kind=kind,
+        scope=Scope("alipay", "m42"),
+        status=status,  # type: ignore[arg-type]
+        severity="critical",
+        started_at=T0,
+        detected_at=T0 + timedelta(seconds=90),
+        resolved_at=T0 + timedelta(minutes=25) if status == "resolved" else None,
+        value=0.82,
+        baseline=0.975,
+        impact=Impact(orders_per_min=1234.5, amount_per_min=98765.4, channels=("alipay", "wechat")),
+        suggested_action=action,
+        summary="Success rate on alipay merchant m42 fell from 97.5% to 82.0%",
+    )
+
+
+def test_firing_message_states_every_required_fact() -> None:
+    msg = render(alert())
+    assert msg.title == "[FIRING] Payment success rate drop · alipay merchant m42 (critical)"
+    for fact in [
+        "Payment success rate drop",  # kind in words
+        "`success_rate_drop`",
+        "alipay merchant m42",  # scope
+        "Critical",
+        "**FIRING**",
+        "82.00% vs baseline 97.50% (-15.50 pts)",  # value vs baseline
+        "1,234.5 orders/min",
+        "98,765.40 per min",  # money per minute
+        "**Channels:** alipay, wechat",
+        "**Started:** 2024-05-01 08:00:00 UTC",
+        "**Detected:** 2024-05-01 08:01:30 UTC",
+        "**First action:** Fail over to acquirer B",
+        "Success rate on alipay merchant m42 fell from 97.5% to 82.0%",
+    ]:
+        assert fact in msg.body, fact
+    assert "Resolved" not in msg.body
+    assert "RESOLVED" not in msg.body
+
+
+def test_resolved_message_says_resolved_and_when() -> None:
+    msg = render(alert("resolved"))
+    assert msg.title.startswith("[RESOLVED] ")
+    assert "**RESOLVED**" in msg.body
+    assert "**Resolved:** 2024-05-01 08:25:00 UTC" in msg.body
+    assert "FIRING" not in msg.body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_in_words(kind: str) -> None:
+    msg = render(alert(kind=kind))
+    assert KIND_WORDS[kind][0] in msg.title
+    assert "_" not in msg.title  # no raw kind identifiers in the headline
+
+
+def test_render_is_deterministic() -> None:
+    assert render(alert()) == render(alert())
+
+
+def test_short_form_is_one_line_with_status_kind_and_value() -> None:
+    line = render_short(alert(action="Fail over"))
+    assert line == (
+        "FIRING critical: Payment success rate drop alipay merchant m42 82.00% vs 97.50%, "
+        "1,234.5 orders/min. Fail over"
+    )
+    assert len(line) <= SHORT_MAX
+
+
+def test_short_form_is_cut_to_140_chars() -> None:
+    line = render_short(alert(action="Call the acquirer's duty manager and fail over " * 5))
+    assert len(line) == SHORT_MAX
+    assert line.endswith("…")
+    assert "\n" not in line
+    assert line.startswith("FIRING critical: Payment success rate drop")
