@@ -1,0 +1,161 @@
+"""The "PayPulse health" board: is the monitor itself keeping up?
+
+A payment board that looks calm is only worth something if PayPulse is reading events, its
+watermark moves and its notifications go out. This board shows those, and the signals the
+PayPulse* alerting rules fire on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboards.boards._grafana import Board, Target, stat, timeseries
+
+__all__ = ["UID", "build"]
+
+UID = "paypulse-health"
+_RATE = "$__rate_interval"
+_BUCKETS = f"rate(paypulse_batch_duration_seconds_bucket[{_RATE}])"
+
+
+def build() -> dict[str, Any]:
+    """The board's dashboard JSON."""
+    board = Board(
+        UID, "PayPulse health", "Intake, event-time progress and notification delivery of PayPulse."
+    )
+    board.row("Now")
+    board.add(
+        stat("Up", Target('up{job="paypulse"}', "{{instance}}"), thresholds=((0, "red"), (1, "green"))),
+        w=6,
+        h=4,
+    )
+    board.add(
+        stat(
+            "Processing lag",
+            Target("max(paypulse_processing_lag_seconds)"),
+            unit="s",
+            thresholds=((60, "orange"), (120, "red")),
+        ),
+        w=6,
+        h=4,
+    )
+    board.add(
+        stat(
+            "Outbox pending", Target("sum(paypulse_outbox_pending)"), thresholds=((1, "orange"), (50, "red"))
+        ),
+        w=6,
+        h=4,
+    )
+    board.add(
+        stat(
+            "Rejected share (5m)",
+            Target("paypulse:events_rejected:ratio_rate5m"),
+            unit="percentunit",
+            thresholds=((0.001, "orange"), (0.01, "red")),
+        ),
+        w=6,
+        h=4,
+    )
+
+    board.row("Intake")
+    board.add(
+        timeseries(
+            "Events accepted per second",
+            Target(f"sum by (type) (rate(paypulse_events_accepted_total[{_RATE}]))", "{{type}}"),
+            unit="reqps",
+            min_value=0,
+            stack=True,
+        ),
+        w=8,
+    )
+    board.add(
+        timeseries(
+            "Events rejected per second",
+            Target(f"sum by (reason) (rate(paypulse_events_rejected_total[{_RATE}]))", "{{reason}}"),
+            unit="reqps",
+            min_value=0,
+            stack=True,
+            description="Dead-lettered lines by reason; the dead-letter file holds the lines.",
+        ),
+        w=8,
+    )
+    board.add(
+        timeseries(
+            "Duplicates per second",
+            Target(f"sum(rate(paypulse_events_duplicate_total[{_RATE}]))", "duplicates"),
+            unit="reqps",
+            min_value=0,
+        ),
+        w=8,
+    )
+
+    board.row("Event time")
+    board.add(
+        timeseries(
+            "Watermark lag",
+            Target("paypulse_processing_lag_seconds", "processing lag {{instance}}"),
+            Target("time() - paypulse_watermark_timestamp_seconds", "watermark age {{instance}}"),
+            unit="s",
+            min_value=0,
+            description="Wall time minus the event-time watermark; PayPulseLagging fires above 120 s.",
+        )
+    )
+    board.add(
+        timeseries(
+            "Batch duration",
+            *(
+                Target(
+                    f"histogram_quantile({q}, sum by (le) ({_BUCKETS}))",
+                    f"p{label}",
+                )
+                for q, label in (("0.5", "50"), ("0.99", "99"))
+            ),
+            Target(
+                f"sum(rate(paypulse_batch_duration_seconds_sum[{_RATE}]))"
+                f" / sum(rate(paypulse_batch_duration_seconds_count[{_RATE}]))",
+                "mean",
+            ),
+            unit="s",
+            min_value=0,
+        )
+    )
+
+    board.row("Alerts and notifications")
+    board.add(
+        timeseries(
+            "Notifications by route and outcome",
+            Target(
+                f"sum by (route, outcome) (increase(paypulse_notifications_total[{_RATE}]))",
+                "{{route}} {{outcome}}",
+            ),
+            min_value=0,
+            description="'retry' is a temporary failure the outbox retries; 'parked' needs a fixed route.",
+        ),
+        w=8,
+    )
+    board.add(
+        timeseries("Outbox pending", Target("paypulse_outbox_pending", "{{instance}}"), min_value=0),
+        w=8,
+    )
+    board.add(
+        timeseries(
+            "Alert state changes",
+            Target(
+                f"sum by (kind, status) (increase(paypulse_alerts_total[{_RATE}]))", "{{kind}} {{status}}"
+            ),
+            min_value=0,
+        ),
+        w=8,
+    )
+    board.add(
+        timeseries(
+            "Status page banner",
+            Target("max(paypulse_banner_on)", "banner on"),
+            Target("max(paypulse_banner_override)", "operator override"),
+            min_value=0,
+            max_value=1,
+        ),
+        w=24,
+        h=6,
+    )
+    return board.to_json()
