@@ -82,41 +82,55 @@ def impact_of(kind: str, verdict: Verdict, obs: Observation, channels: tuple[str
 
 
 class AlertLifecycle:
-    """Tracks firing (kind, scope) pairs and emits an Alert at each change."""
+    """Tracks firing (kind, scope) pairs and emits an Alert at each change that on-call should see.
+
+    A channel in trouble drags down all payments and the merchants on it, and on-call wants one
+    alert for one incident. So, as Alertmanager's inhibit rules do, a same-kind alert on all
+    payments or on a merchant stays quiet while any channel-level alert of that kind fires,
+    and for the rest of its own episode: it is part of the channel's incident, and its slower
+    recovery (merchants are judged per minute) should not page anyone again.
+    """
 
     def __init__(self) -> None:
-        self.firing: dict[tuple[str, Scope], Alert] = {}
+        self.firing: dict[tuple[str, Scope], Alert] = {}  # what the detectors say now
+        self.announced: set[tuple[str, Scope]] = set()  # what on-call has been told is firing
+        self.absorbed: set[tuple[str, Scope]] = set()  # firing, but part of a channel's incident
 
     def observe(
-        self, verdict: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], detail: str = ""
-    ) -> Alert | None:
-        """Feed one verdict; return an alert when its state changes."""
-        key = (verdict.kind, obs.scope)
-        current = self.firing.get(key)
-        if verdict.firing and current is None:
-            alert = self._alert(verdict, obs, now_ms, channels, "firing", detail)
-            self.firing[key] = alert
-            return alert
-        if not verdict.firing and current is not None:
-            del self.firing[key]
-            return Alert(
-                kind=current.kind,
-                scope=current.scope,
-                status="resolved",
-                severity=current.severity,
-                started_at=current.started_at,
-                detected_at=current.detected_at,
-                resolved_at=_utc(now_ms),
-                value=verdict.value,
-                baseline=current.baseline,
-                impact=current.impact,
-                suggested_action=current.suggested_action,
-                summary=f"Resolved: {current.summary}",
-            )
-        return None
+        self, verdicts: list[tuple[Verdict, Observation, str]], now_ms: int, channels: tuple[str, ...]
+    ) -> list[Alert]:
+        """Feed one round of verdicts (``(verdict, observation, detail)``); return alert changes."""
+        changes: list[Alert] = []
+        for verdict, obs, detail in verdicts:
+            key = (verdict.kind, obs.scope)
+            current = self.firing.get(key)
+            if verdict.firing and current is None:
+                scope_channels = channels if obs.scope.channel is None else (obs.scope.channel,)
+                self.firing[key] = self._alert(verdict, obs, now_ms, scope_channels, detail)
+            elif not verdict.firing and current is not None:
+                del self.firing[key]
+                self.absorbed.discard(key)
+                if key in self.announced:
+                    self.announced.discard(key)
+                    changes.append(_resolved(current, verdict.value, now_ms))
+        for key, alert in self.firing.items():
+            if key in self.announced or key in self.absorbed:
+                continue
+            if self._inhibited(key):
+                self.absorbed.add(key)
+            else:
+                self.announced.add(key)
+                changes.append(alert)
+        return changes
+
+    def _inhibited(self, key: tuple[str, Scope]) -> bool:
+        kind, scope = key
+        if scope.channel is not None and scope.merchant_id is None:
+            return False
+        return any(k == kind and s.channel is not None and s.merchant_id is None for k, s in self.firing)
 
     def _alert(
-        self, v: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], status: str, detail: str
+        self, v: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], detail: str
     ) -> Alert:
         scope = obs.scope
         what, fmt = _WHAT[v.kind]
@@ -128,7 +142,7 @@ class AlertLifecycle:
         return Alert(
             kind=v.kind,
             scope=scope,
-            status=status,  # type: ignore[arg-type]
+            status="firing",
             severity=severity_of(v.kind, scope),
             started_at=_utc(started_ms),
             detected_at=_utc(now_ms),
@@ -138,3 +152,20 @@ class AlertLifecycle:
             suggested_action=SUGGESTED_ACTIONS[v.kind],
             summary=summary,
         )
+
+
+def _resolved(alert: Alert, value: float, now_ms: int) -> Alert:
+    return Alert(
+        kind=alert.kind,
+        scope=alert.scope,
+        status="resolved",
+        severity=alert.severity,
+        started_at=alert.started_at,
+        detected_at=alert.detected_at,
+        resolved_at=_utc(now_ms),
+        value=value,
+        baseline=alert.baseline,
+        impact=alert.impact,
+        suggested_action=alert.suggested_action,
+        summary=f"Resolved: {alert.summary}",
+    )

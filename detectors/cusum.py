@@ -61,6 +61,8 @@ class RateRiseDetector:
         half_life_ms: int = 1_800_000,
         resolve_arl: float = 1000.0,
         invert_value: bool = False,
+        prior_rate: float = 0.05,
+        prior_weight: float = 200.0,
     ) -> None:
         self.kind = kind
         self.outcomes = outcomes  # obs -> (total, bad)
@@ -72,6 +74,8 @@ class RateRiseDetector:
         self.half_life_ms = half_life_ms
         self.resolve_arl = resolve_arl
         self.invert_value = invert_value  # report 1 - rate (success rate) instead of the bad rate
+        self.prior_rate = prior_rate  # what a scope with little history is assumed to have
+        self.prior_weight = prior_weight  # ... worth this many outcomes, so 0 of 20 is not "0%"
         self._reset()
 
     def _reset(self) -> None:
@@ -91,9 +95,8 @@ class RateRiseDetector:
 
     @property
     def q0(self) -> float:
-        if self.ew_total <= 0:
-            return _MIN_RATE
-        return min(max(self.ew_bad / self.ew_total, _MIN_RATE), _MAX_RATE)
+        rate = (self.ew_bad + self.prior_rate * self.prior_weight) / (self.ew_total + self.prior_weight)
+        return min(max(rate, _MIN_RATE), _MAX_RATE)
 
     @property
     def q1(self) -> float:

@@ -44,6 +44,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             min_total=s.min_callbacks,
             min_bad=s.min_failures,
             warmup_ms=warmup_ms,
+            prior_rate=0.01,
         ),
         CountDetector(
             "stuck_payments",

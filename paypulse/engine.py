@@ -13,7 +13,7 @@ always give the same alerts.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
@@ -21,6 +21,7 @@ from alerting.model import Alert, Scope
 from detectors.protocol import Detector
 from detectors.suite import build_detectors
 from paypulse.dedup import EventIdFilter
+from paypulse.errors import StateError
 from paypulse.events import Callback, DeadLetter, Payment, parse_batch
 from paypulse.merchants import HeavyHitters, MerchantMinutes
 from paypulse.observation import Observation
@@ -41,6 +42,7 @@ class EngineOutput:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     windows: list[ClosedWindow] = field(default_factory=list)
+    event_time_ms: int = -1  # the largest event time seen when this was produced
 
     def extend(self, other: EngineOutput) -> None:
         self.alerts += other.alerts
@@ -120,13 +122,14 @@ class Engine:
             self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
         out = self._close(self.windows.advance)
         out.dead_letters = dead
+        out.event_time_ms = self.windows.max_ts
         return out
 
     def finish(self) -> EngineOutput:
         """End of input: close every open window and judge it (replays and tests)."""
         out = self._close(self.windows.close_all)
-        for obs in self.merchant_minutes.flush(self.windows.tracked):
-            self._judge(obs, out)
+        self._judge(self.merchant_minutes.flush(self.windows.tracked), out)
+        out.event_time_ms = self.windows.max_ts
         return out
 
     # -- window close ---------------------------------------------------------------------------
@@ -141,9 +144,7 @@ class Engine:
             out.windows.append(window)
             for obs in window.observations:
                 self._remember(obs)
-                self._judge(obs, out)
-            for obs in self.merchant_minutes.add(window, self.windows.tracked):
-                self._judge(obs, out)
+            self._judge(window.observations + self.merchant_minutes.add(window, self.windows.tracked), out)
             if window.end_ms % 60_000 == 0:
                 self._retrack()
         return out
@@ -154,22 +155,23 @@ class Engine:
             ring = self.history[obs.scope] = deque(maxlen=_HISTORY)
         ring.append(obs)
 
-    def _judge(self, obs: Observation, out: EngineOutput) -> None:
-        detectors = self.detectors.get(obs.scope)
-        if detectors is None:
-            detectors = self.detectors[obs.scope] = build_detectors(
-                obs.scope, self.settings.detectors, self.width_ms
-            )
-        now_ms = max(self.windows.max_ts, obs.end_ms)
-        channels = tuple(sorted(self.windows.channels)) if obs.scope.channel is None else (obs.scope.channel,)
-        for detector in detectors:
-            verdict = detector.score(obs)
-            detector.update(obs)
-            self.scores[(verdict.kind, obs.scope)] = verdict.score
-            detail = self._stuck_detail(obs.scope) if verdict.kind == "stuck_payments" else ""
-            alert = self.lifecycle.observe(verdict, obs, now_ms, channels, detail)
-            if alert is not None:
-                out.alerts.append(alert)
+    def _judge(self, observations: list[Observation], out: EngineOutput) -> None:
+        """Run each scope's detectors on its observation, then let the lifecycle decide."""
+        verdicts = []
+        for obs in observations:
+            detectors = self.detectors.get(obs.scope)
+            if detectors is None:
+                detectors = self.detectors[obs.scope] = build_detectors(
+                    obs.scope, self.settings.detectors, self.width_ms
+                )
+            for detector in detectors:
+                verdict = detector.score(obs)
+                detector.update(obs)
+                self.scores[(verdict.kind, obs.scope)] = verdict.score
+                detail = self._stuck_detail(obs.scope) if verdict.kind == "stuck_payments" else ""
+                verdicts.append((verdict, obs, detail))
+        now_ms = max(self.windows.max_ts, observations[-1].end_ms) if observations else self.windows.max_ts
+        out.alerts += self.lifecycle.observe(verdicts, now_ms, tuple(sorted(self.windows.channels)))
 
     def _stuck_detail(self, scope: Scope) -> str:
         samples = [
@@ -188,10 +190,54 @@ class Engine:
             if scope.merchant_id not in tracked and scope not in firing:
                 del self.detectors[scope]
 
+    # -- recovery -------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything learned, as plain data (JSON-able), so the next release can read it."""
+        return {
+            "v": 1,
+            "windows": self.windows.snapshot(),
+            "stuck": self.stuck.snapshot(),
+            "ids": self.ids.snapshot(),
+            "heavy": dict(self.heavy.counts),
+            "merchant_minutes": self.merchant_minutes.snapshot(),
+            "detectors": [
+                [scope.channel, scope.merchant_id, [d.snapshot() for d in detectors]]
+                for scope, detectors in self.detectors.items()
+            ],
+            "firing": [alert.to_json() for alert in self.lifecycle.firing.values()],
+            "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.announced],
+            "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.absorbed],
+            "stats": asdict(self.stats),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a snapshot onto a fresh engine built with the same settings."""
+        if state.get("v") != 1:
+            raise StateError(f"engine snapshot version {state.get('v')!r} is not supported (expected 1)")
+        self.windows.restore(state["windows"])
+        self.stuck.restore(state["stuck"])
+        self.ids.restore(state["ids"])
+        self.heavy.counts = dict(state["heavy"])
+        self.merchant_minutes.restore(state["merchant_minutes"])
+        for channel, merchant_id, snapshots in state["detectors"]:
+            scope = Scope(channel, merchant_id)
+            detectors = build_detectors(scope, self.settings.detectors, self.width_ms)
+            for detector, snap in zip(detectors, snapshots, strict=True):
+                detector.restore(snap)
+            self.detectors[scope] = detectors
+        for row in state["firing"]:
+            alert = Alert.from_json(row)
+            self.lifecycle.firing[(alert.kind, alert.scope)] = alert
+        self.lifecycle.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
+        self.lifecycle.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
+        self.stats = EngineStats(**state["stats"])
+
     # -- views ----------------------------------------------------------------------------------
 
     def firing(self) -> list[Alert]:
-        return list(self.lifecycle.firing.values())
+        """Alerts on-call has been told are firing."""
+        return [a for key, a in self.lifecycle.firing.items() if key in self.lifecycle.announced]
 
     def pending_stuck(self) -> int:
         return len(self.stuck.stuck_now)

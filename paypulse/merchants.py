@@ -73,6 +73,13 @@ class MerchantMinutes:
     def flush(self, tracked: Iterable[str]) -> list[Observation]:
         return self._emit(tracked) if self._minute is not None else []
 
+    def snapshot(self) -> dict:
+        return {"minute": self._minute, "acc": {m: [list(a) for a in accs] for m, accs in self._acc.items()}}
+
+    def restore(self, state: dict) -> None:
+        self._minute = state["minute"]
+        self._acc = {m: [list(a) for a in accs] for m, accs in state["acc"].items()}
+
     def _emit(self, tracked: Iterable[str]) -> list[Observation]:
         start = self._minute * self.minute_ms  # type: ignore[operator]
         end = start + self.minute_ms

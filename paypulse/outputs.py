@@ -1,0 +1,90 @@
+"""Where the engine's results go: the alert log, the dead-letter file, the banner and the
+notification fan-out. Every adapter (Bytewax sink, plain replay loop, demo) calls the same
+:class:`Outputs`, so each output is written in one place.
+
+The alert log and the dead-letter file are append-only JSON Lines, flushed per batch: they are
+the record of what happened, readable with ``jq`` and replayable by tests.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import IO, Protocol
+
+import orjson
+
+from alerting.model import Alert
+from paypulse.clock import ManualClock
+from paypulse.engine import EngineOutput
+from paypulse.events import DeadLetter
+
+__all__ = ["AlertSubscriber", "JsonlFile", "Outputs"]
+
+
+class AlertSubscriber(Protocol):
+    """Anything that wants every alert change: the banner, the notification fan-out."""
+
+    def observe(self, alert: Alert) -> None: ...
+
+
+class JsonlFile:
+    """An append-only JSON Lines file, created with its folder on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open across batches
+        self._file.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def dead_letter_row(letter: DeadLetter) -> dict:
+    """The dead-letter file's line: the raw line (text if it decodes, else base64) and why."""
+    try:
+        raw: dict = {"raw": letter.raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        raw = {"raw_base64": base64.b64encode(letter.raw).decode()}
+    return {"reason": letter.reason, "detail": letter.detail, **raw}
+
+
+class Outputs:
+    """Writes one batch's results everywhere they go, and moves the event-time clock."""
+
+    def __init__(
+        self,
+        alert_log: Path,
+        dead_letter: Path,
+        subscribers: list[AlertSubscriber] | None = None,
+        event_clock: ManualClock | None = None,
+    ) -> None:
+        self.alert_log = JsonlFile(alert_log)
+        self.dead_letter = JsonlFile(dead_letter)
+        self.subscribers = subscribers or []
+        self.event_clock = event_clock  # the banner's hold runs on event time in replays
+        self.alerts_written = 0
+
+    def write(self, out: EngineOutput, event_time_ms: int | None = None) -> None:
+        if self.event_clock is not None and event_time_ms is not None and event_time_ms >= 0:
+            self.event_clock.set(event_time_ms / 1000)
+        self.dead_letter.write([dead_letter_row(d) for d in out.dead_letters])
+        self.alert_log.write([a.to_json() for a in out.alerts])
+        self.alerts_written += len(out.alerts)
+        for alert in out.alerts:
+            for subscriber in self.subscribers:
+                subscriber.observe(alert)
+
+    def close(self) -> None:
+        self.alert_log.close()
+        self.dead_letter.close()
