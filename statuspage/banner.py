@@ -119,7 +119,7 @@ class Banner:
         self.hold_s = float(hold_s)
         self.message = message
         self._store = store
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.RLock()
         self._channels: dict[str, _Channel] = {}
         self._override: Override | None = None
@@ -145,7 +145,7 @@ class Banner:
         """
         with self._lock, self._store.transaction():
             self._refresh()
-            now = self._clock.now()
+            now = self.clock.now()
             changes = self._settle(now)
             channel = alert.scope.channel or ALL_CHANNELS
             qualifies = (
@@ -186,7 +186,7 @@ class Banner:
         text = message.strip() if on and message is not None and message.strip() else None
         with self._lock, self._store.transaction():
             self._refresh()
-            now = self._clock.now()
+            now = self.clock.now()
             if until is not None and until <= now:
                 raise ValueError(f"override until {until} is not after now ({now})")
             changes = self._settle(now)
@@ -204,7 +204,7 @@ class Banner:
         """End the override, handing the banner back to the alerts; False if there was none."""
         with self._lock, self._store.transaction():
             self._refresh()
-            now = self._clock.now()
+            now = self.clock.now()
             changes = self._settle(now)
             cleared = self._override is not None
             if cleared:
@@ -287,7 +287,7 @@ class Banner:
     def _current(self) -> float:
         """Bring the state up to the clock, writing only when a hold or override ran out."""
         self._refresh()
-        now = self._clock.now()
+        now = self.clock.now()
         if self._expiries(now):
             with self._store.transaction():
                 self._refresh()
