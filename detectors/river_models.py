@@ -1,0 +1,466 @@
+"""A general-purpose online anomaly score for one univariate series, in [0, 1].
+
+:class:`SeriesScorer` has River's anomaly shape (``score_one`` judges, ``learn_one`` learns) and
+PayPulse's recovery shape (``snapshot``/``restore`` as plain data). It serves two callers: the
+``paypulse score-series`` command, which scores a CSV in one pass, and the engine, which scores
+window series such as the overall one-minute success rate. Both need a score that means the same
+on any series, so everything is scale-free and self-calibrating:
+
+* **Baselines.** Three robust forecasts of the next value run side by side: a slow exponentially
+  weighted (EW) level (point anomalies and level shifts stand out against it), a fast EW level
+  (follows random walks and trends), and a seasonal level plus per-phase profile once a period is
+  found. Each learns from a Huber-clipped residual, so a spike barely moves it, and keeps an EW mean
+  absolute residual as its scale (floored, so a constant series never divides by zero). The point
+  statistic is the absolute residual, in scale units, of whichever baseline currently forecasts best
+  (smallest scale).
+* **Shifts.** The median of the last ``shift_window`` residuals of the long baseline (seasonal or
+  slow), normalised by its own EW scale, catches level shifts too small to stand out point by
+  point. Once it has stayed above ``reanchor_z`` for ``shift_window`` points the baseline jumps to
+  the new level, so a shift scores high for a few points and then falls quiet instead of alarming
+  until the slow level catches up.
+* **Seasonality.** Every ``season_every`` points the autocorrelation of the last ``history`` values
+  (one FFT) is searched for a prominent peak; a period found starts the seasonal baseline, a period
+  that fades stops it.
+* **Calibration.** The raw score is the larger of the point and shift statistics. It is divided by
+  a high quantile (``calib_quantile``) of past raw scores, kept in a fixed log-spaced histogram with
+  exponential forgetting (bounded, and plain data), and never below ``ref_floor``; a logistic,
+  shifted so that 0 maps to 0, maps the ratio to [0, 1]. So "typical for this series" sits near 0,
+  a point ``midpoint`` times the typical extreme scores 0.5, and heavy-tailed series do not alarm
+  all day.
+* **Warm-up.** The first ``warmup`` points score 0 and the reference is inflated by
+  ``1 + warmup / n`` afterwards, so a new series starts quiet rather than at 1.
+
+Missing values (``None``, NaN, infinities) score 0 and are not learned: a gap is not evidence.
+
+Why not River's own detectors alone: ``GaussianScorer`` needs a window and is not robust to the
+anomalies it learns from, and ``HalfSpaceTrees`` on scaled features is ~10x slower and, on our
+labelled synthetic benchmark (``benchmarks/score_series.py``), less accurate than these robust
+statistics; neither finds seasonality. River's statistics are Rust objects whose state cannot be
+read back as plain data, so the few running statistics needed here are written out, which keeps
+snapshots plain JSON and each point at a few microseconds.
+
+>>> scores = list(score_series([10.0, 10.2, 9.9, 10.1] * 50 + [30.0, 10.0]))
+>>> max(scores[:200]) < 0.2, scores[200] > 0.9
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from paypulse.errors import ConfigError, StateError
+
+__all__ = ["SeriesScorer", "detect_period", "score_series"]
+
+_VERSION = 1
+# Calibration histogram: log2(raw) from _LO to _LO + _BINS / _PER_OCTAVE, i.e. 1/8 .. ~2^13.
+_LO = -3.0
+_PER_OCTAVE = 4
+_BINS = 64
+_RAW_CAP = 1e6
+_REF_EVERY = 8  # recompute the calibration quantile every few learned points
+
+
+def _clamp(value: float, bound: float) -> float:
+    return bound if value > bound else -bound if value < -bound else value
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def detect_period(
+    values: Iterable[float], min_period: int, max_period: int, threshold: float, prominence: float = 0.1
+) -> int:
+    """The dominant period of ``values`` from its autocorrelation, or 0 when there is none.
+
+    The series is detrended (least squares line), its autocorrelation computed with one FFT, and the
+    highest local maximum with lag in ``[min_period, max_period]`` chosen if it exceeds
+    ``threshold`` and rises at least ``prominence`` above the lowest autocorrelation before it. The
+    prominence test is what keeps random walks and slow drifts, whose autocorrelation decays
+    smoothly from 1, from being read as seasonal.
+
+    >>> wave = [math.sin(2 * math.pi * i / 24) + 0.1 * ((i * 7919) % 13 - 6) / 6 for i in range(400)]
+    >>> detect_period(wave, 4, 150, 0.3)
+    24
+    >>> detect_period([float(i) for i in range(400)], 4, 150, 0.3)
+    0
+    """
+    x = np.asarray(list(values), dtype=float)
+    n = len(x)
+    hi = min(max_period, n // 2)
+    if hi <= min_period + 1:
+        return 0
+    t = np.arange(n, dtype=float)
+    t -= t.mean()
+    x = x - x.mean()
+    x = x - t * (np.dot(t, x) / np.dot(t, t))
+    spectrum = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum))[: hi + 2]
+    if acf[0] <= 1e-12 * n * (1.0 + float(np.max(np.abs(x))) ** 2):
+        return 0
+    acf = acf / acf[0] * n / (n - np.arange(len(acf)))  # unbiased: long lags are not penalised
+    peaks: list[tuple[int, float]] = []
+    low = float(np.min(acf[1:min_period])) if min_period > 1 else 1.0
+    for lag in range(min_period, hi + 1):
+        value = float(acf[lag])
+        if acf[lag - 1] <= value >= acf[lag + 1] and value > threshold and value - low >= prominence:
+            peaks.append((lag, value))
+            low = value
+        low = min(low, value)
+    if not peaks:
+        return 0
+    best, best_value = max(peaks, key=lambda peak: peak[1])
+    # Prefer the fundamental: the peak at a multiple of the period can win by noise.
+    for lag, value in peaks:
+        ratio = best / lag
+        if value >= 0.8 * best_value and abs(ratio - round(ratio)) * lag <= 1.5:
+            return lag
+    return best
+
+
+class SeriesScorer:
+    """Online anomaly scorer for one numeric series: ``score_one`` then ``learn_one``, per point.
+
+    Params are fixed at construction (immutable defaults); everything learned is state, bounded by
+    construction (``history`` values, one profile of at most ``max_period`` floats, a fixed
+    histogram). The scorer has no randomness, so the same series always gives the same scores;
+    ``seed`` is accepted for the common estimator signature and changes nothing.
+
+    >>> scorer = SeriesScorer(warmup=3)
+    >>> for x in [5.0, 5.0, 5.0, 5.0]:
+    ...     scorer.learn_one(x)
+    >>> scorer.score_one(5.0), scorer.score_one(float("nan")), scorer.score_one(6.0) > 0.99
+    (0.0, 0.0, True)
+    """
+
+    def __init__(
+        self,
+        *,
+        slow_alpha: float = 0.02,
+        fast_alpha: float = 0.7,
+        scale_alpha: float = 0.03,
+        season_alpha: float = 0.15,
+        clip: float = 3.5,
+        shift_window: int = 7,
+        reanchor_z: float = 8.0,
+        warmup: int = 10,
+        history: int = 1024,
+        min_period: int = 4,
+        max_period: int = 400,
+        season_every: int = 128,
+        season_threshold: float = 0.3,
+        calib_quantile: float = 0.99,
+        calib_half_life: int = 2000,
+        ref_floor: float = 3.0,
+        midpoint: float = 1.5,
+        steepness: float = 6.0,
+        seed: int = 0,
+    ) -> None:
+        for name, value in (
+            ("slow_alpha", slow_alpha),
+            ("fast_alpha", fast_alpha),
+            ("scale_alpha", scale_alpha),
+            ("season_alpha", season_alpha),
+            ("calib_quantile", calib_quantile),
+        ):
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"invalid scorer parameter {name} = {value!r}: must be in (0, 1)")
+        for name, value in (
+            ("clip", clip),
+            ("reanchor_z", reanchor_z),
+            ("ref_floor", ref_floor),
+            ("midpoint", midpoint),
+            ("steepness", steepness),
+        ):
+            if not value > 0:
+                raise ConfigError(f"invalid scorer parameter {name} = {value!r}: must be > 0")
+        if shift_window < 1 or warmup < 1 or calib_half_life < 1:
+            raise ConfigError(
+                "invalid scorer parameters: shift_window, warmup and calib_half_life must be >= 1"
+            )
+        if not 2 <= min_period <= max_period or history < 4 or season_every < 1:
+            raise ConfigError(
+                f"invalid scorer parameters min_period = {min_period}, max_period = {max_period}, "
+                f"history = {history}: need 2 <= min_period <= max_period and history >= 4"
+            )
+        self.slow_alpha = slow_alpha
+        self.fast_alpha = fast_alpha
+        self.scale_alpha = scale_alpha
+        self.season_alpha = season_alpha
+        self.clip = clip
+        self.shift_window = shift_window
+        self.reanchor_z = reanchor_z
+        self.warmup = warmup
+        self.history = history
+        self.min_period = min_period
+        self.max_period = max_period
+        self.season_every = season_every
+        self.season_threshold = season_threshold
+        self.calib_quantile = calib_quantile
+        self.calib_half_life = calib_half_life
+        self.ref_floor = ref_floor
+        self.midpoint = midpoint
+        self.steepness = steepness
+        self.seed = seed
+        self._growth = 2.0 ** (1.0 / calib_half_life)
+        self._zero = 1.0 / (1.0 + math.exp(steepness * midpoint))  # the logistic at 0, mapped to score 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n = 0
+        self.slow_level = self.slow_scale = 0.0
+        self.fast_level = self.fast_scale = 0.0
+        self.period = 0
+        self.season_level = self.season_scale = 0.0
+        self.profile: list[float] = []
+        self.shift_resid: deque[float] = deque(maxlen=self.shift_window - 1)
+        self.shift_scale = 0.0
+        self.shift_run = 0
+        self.values: deque[float] = deque(maxlen=self.history)
+        self.bins = [0.0] * _BINS
+        self.weight = 1.0
+        self.total = 0.0
+        self.ref = self.ref_floor
+        self._cache: tuple[int, float, tuple[float, ...]] | None = None
+
+    # ------------------------------------------------------------------ scoring
+
+    def _floor(self, level: float) -> float:
+        return 1e-9 * (1.0 + abs(level))
+
+    def _assess(self, x: float) -> tuple[float, ...]:
+        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift) for ``x``; pure."""
+        cache = self._cache
+        if cache is not None and cache[0] == self.n and cache[1] == x:
+            return cache[2]
+        r_slow = x - self.slow_level
+        r_fast = x - self.fast_level
+        best_r, best_scale = r_slow, self.slow_scale
+        if self.fast_scale < best_scale:
+            best_r, best_scale = r_fast, self.fast_scale
+        r_season = 0.0
+        r_base, base_scale = r_slow, self.slow_scale
+        if self.period:
+            r_season = x - self.season_level - self.profile[self.n % self.period]
+            if self.season_scale < base_scale:
+                r_base, base_scale = r_season, self.season_scale
+                if self.season_scale < best_scale:
+                    best_r, best_scale = r_season, self.season_scale
+        floor = self._floor(self.slow_level)
+        z_point = abs(best_r) / max(best_scale, floor)
+        # A median, so one or two spikes cannot pass for a shift of the level.
+        recent = sorted([*self.shift_resid, r_base])
+        half = len(recent) // 2
+        shift_median = recent[half] if len(recent) % 2 else 0.5 * (recent[half - 1] + recent[half])
+        z_shift = abs(shift_median) / max(self.shift_scale, floor)
+        raw = min(max(z_point, z_shift), _RAW_CAP)
+        if self.n < self.warmup:
+            score = 0.0
+        else:
+            ratio = raw / (self.ref * (1.0 + self.warmup / self.n))
+            score = (1.0 / (1.0 + math.exp(-self.steepness * (ratio - self.midpoint))) - self._zero) / (
+                1.0 - self._zero
+            )
+        result = (score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift)
+        self._cache = (self.n, x, result)
+        return result
+
+    def score_one(self, x: float) -> float:
+        """Anomaly score of ``x`` in [0, 1] against what was learned so far; changes no state.
+
+        A missing value (``None``, NaN, infinite) scores 0.
+        """
+        if not _is_number(x):
+            return 0.0
+        return self._assess(float(x))[0]
+
+    # ------------------------------------------------------------------ learning
+
+    def learn_one(self, x: float) -> None:
+        """Learn ``x``. Missing values are ignored, so a gap neither moves nor widens a baseline."""
+        if not _is_number(x):
+            return
+        x = float(x)
+        _, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift = self._assess(x)
+        n = self.n
+        self._cache = None
+        if n == 0:
+            self.slow_level = self.fast_level = x
+            self.values.append(x)
+            self.n = 1
+            return
+        inv = 1.0 / (n + 1)
+        a_slow, a_fast, a_scale = (
+            max(self.slow_alpha, inv),
+            max(self.fast_alpha, inv),
+            max(self.scale_alpha, inv),
+        )
+        robust = n > self.warmup
+        bound = self.clip * self.slow_scale if robust else math.inf
+        self.slow_level += a_slow * _clamp(r_slow, bound)
+        self.slow_scale += a_scale * (min(abs(r_slow), bound) - self.slow_scale)
+        bound = self.clip * self.fast_scale if robust else math.inf
+        self.fast_level += a_fast * _clamp(r_fast, bound)
+        self.fast_scale += a_scale * (min(abs(r_fast), bound) - self.fast_scale)
+        if self.period:
+            bound = self.clip * self.season_scale
+            step = _clamp(r_season, bound)
+            self.season_level += a_slow * step
+            self.profile[n % self.period] += self.season_alpha * step
+            self.season_scale += a_scale * (min(abs(r_season), bound) - self.season_scale)
+        bound = self.clip * self.shift_scale if robust else math.inf
+        self.shift_scale += a_scale * (min(abs(shift_median), bound) - self.shift_scale)
+        self.shift_resid.append(r_base)
+        self.shift_run = self.shift_run + 1 if robust and z_shift > self.reanchor_z else 0
+        if self.shift_run >= self.shift_window:
+            self._reanchor(shift_median)
+        if robust:
+            self._calibrate(raw)
+        self.values.append(x)
+        self.n = n + 1
+        if self.n % self.season_every == 0 and self.n >= 4 * self.min_period:
+            self._update_season()
+
+    def _reanchor(self, shift: float) -> None:
+        """A confirmed level shift: move the long baselines onto the new level at once."""
+        if self.period and self.season_scale < self.slow_scale:
+            self.season_level += shift
+        else:
+            self.slow_level += shift
+        self.shift_resid.clear()
+        self.shift_run = 0
+
+    def _calibrate(self, raw: float) -> None:
+        if raw > 0:
+            index = int((math.log2(raw) - _LO) * _PER_OCTAVE)
+            index = 0 if index < 0 else _BINS - 1 if index >= _BINS else index
+        else:
+            index = 0
+        self.bins[index] += self.weight
+        self.total += self.weight
+        self.weight *= self._growth
+        if self.weight > 1e200:  # renormalise the growing weight (exponential forgetting)
+            self.bins = [b / self.weight for b in self.bins]
+            self.total /= self.weight
+            self.weight = 1.0
+        if self.n % _REF_EVERY == 0:
+            self.ref = max(self.ref_floor, self._quantile(self.calib_quantile))
+
+    def _quantile(self, q: float) -> float:
+        target = q * self.total
+        acc = 0.0
+        for index, count in enumerate(self.bins):
+            if acc + count >= target and count > 0:  # interpolate geometrically inside the bin
+                return 2.0 ** (_LO + (index + (target - acc) / count) / _PER_OCTAVE)
+            acc += count
+        return 2.0 ** (_LO + _BINS / _PER_OCTAVE)
+
+    def _update_season(self) -> None:
+        window = list(self.values)
+        if len(window) < 4 * self.min_period:
+            return
+        if self.period and self._season_still_there(window):
+            # Keep the profile centred so the level stays the level.
+            mean = sum(self.profile) / self.period
+            self.profile = [s - mean for s in self.profile]
+            self.season_level += mean
+            return
+        period = detect_period(window, self.min_period, self.max_period, self.season_threshold)
+        if period == self.period:
+            return
+        self.period = period
+        if not period:
+            self.profile = []
+            self.season_level = self.season_scale = 0.0
+            return
+        # Start the profile from the history: per-phase means around the last cycle's mean.
+        start = self.n - len(window)
+        sums = [0.0] * period
+        counts = [0] * period
+        for offset, value in enumerate(window):
+            phase = (start + offset) % period
+            sums[phase] += value
+            counts[phase] += 1
+        mean = sum(window) / len(window)
+        self.profile = [s / c - mean if c else 0.0 for s, c in zip(sums, counts, strict=True)]
+        last = window[-period:]
+        self.season_level = sum(last) / len(last)
+        resid = [
+            abs(v - self.season_level - self.profile[(self.n - period + i) % period])
+            for i, v in enumerate(last)
+        ]
+        self.season_scale = max(sum(resid) / len(resid), self._floor(self.season_level)) * 1.25
+
+    def _season_still_there(self, window: list[float]) -> bool:
+        x = np.asarray(window, dtype=float)
+        p = self.period
+        if len(x) < 2 * p:
+            return False
+        a, b = x[p:] - x[p:].mean(), x[:-p] - x[:-p].mean()
+        denom = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+        return denom > 0 and float(np.dot(a, b)) / denom > 0.7 * self.season_threshold
+
+    # ------------------------------------------------------------------ recovery
+
+    def snapshot(self) -> dict[str, Any]:
+        """Learned state as plain JSON-able data, with ``"v": 1``; params are not included."""
+        return {
+            "v": _VERSION,
+            "n": self.n,
+            "slow": [self.slow_level, self.slow_scale],
+            "fast": [self.fast_level, self.fast_scale],
+            "season": {
+                "period": self.period,
+                "level": self.season_level,
+                "scale": self.season_scale,
+                "profile": list(self.profile),
+            },
+            "shift": {"resid": list(self.shift_resid), "scale": self.shift_scale, "run": self.shift_run},
+            "values": list(self.values),
+            "calib": {"bins": list(self.bins), "weight": self.weight, "total": self.total, "ref": self.ref},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a :meth:`snapshot` onto a scorer built with the same params."""
+        if not isinstance(state, dict) or state.get("v") != _VERSION:
+            raise StateError(f"cannot restore series scorer state: expected a dict with v={_VERSION}")
+        try:
+            season, shift, calib = state["season"], state["shift"], state["calib"]
+            self._reset()
+            self.n = int(state["n"])
+            self.slow_level, self.slow_scale = (float(v) for v in state["slow"])
+            self.fast_level, self.fast_scale = (float(v) for v in state["fast"])
+            self.period = int(season["period"])
+            self.season_level, self.season_scale = float(season["level"]), float(season["scale"])
+            self.profile = [float(v) for v in season["profile"]]
+            self.shift_resid.extend(float(v) for v in shift["resid"])
+            self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
+            self.values.extend(float(v) for v in state["values"])
+            self.bins = [float(v) for v in calib["bins"]]
+            self.weight, self.total, self.ref = (
+                float(calib["weight"]),
+                float(calib["total"]),
+                float(calib["ref"]),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise StateError(f"cannot restore series scorer state: {err!r}") from None
+        if len(self.profile) != self.period or len(self.bins) != _BINS:
+            raise StateError("cannot restore series scorer state: profile or histogram has the wrong length")
+
+
+def score_series(values: Iterable[float | None], scorer: SeriesScorer | None = None) -> Iterator[float]:
+    """Score each value, then learn it: one pass, no look-ahead, bounded memory.
+
+    >>> [round(s, 3) for s in score_series([1.0, None, 1.0])]
+    [0.0, 0.0, 0.0]
+    """
+    scorer = SeriesScorer() if scorer is None else scorer
+    for x in values:
+        yield scorer.score_one(x)  # type: ignore[arg-type]
+        scorer.learn_one(x)  # type: ignore[arg-type]
