@@ -128,7 +128,7 @@ def render(alert: Alert) -> RenderedMessage:
     """The full message: every fact on-call needs to act without opening a dashboard."""
     context = _context(alert)
     title = _ENV.get_template("alert.title.j2").render(context).strip()
-    body = _ENV.get_template("alert.md.j2").render(context).strip() + "\n"
+    body = _ENV.get_template("alert.md.j2").render(context).strip()
     return RenderedMessage(title=title, body=body)
 
 
