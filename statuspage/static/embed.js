@@ -43,6 +43,7 @@
   }
 
   function render(s) {
+    box.setAttribute("data-status", s.on ? "on" : "off"); // the page-wide state, even when filtered out
     box.hidden = !relevant(s);
     text.textContent = s.message || "";
     channels.textContent = s.channels.indexOf("all") >= 0
