@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
@@ -133,7 +133,9 @@ class AlertFanout:
         outbox: Outbox,
         clock: Clock,
         routes: Sequence[Route] | None = None,
+        on_enqueue: Callable[[], None] | None = None,
     ) -> None:
+        self._on_enqueue = on_enqueue  # e.g. Dispatcher.wake: deliver now, not at the next interval
         self.routes: tuple[Route, ...] = tuple(
             routes if routes is not None else routes_from_settings(settings)
         )
@@ -189,6 +191,8 @@ class AlertFanout:
                 decisions.append(decision)
         for decision in decisions:
             _log(decision, alert, quiet)
+        if self._on_enqueue is not None and any(d.outbox_ids for d in decisions):
+            self._on_enqueue()
         return decisions
 
     def _count(self, decision: Decision) -> None:

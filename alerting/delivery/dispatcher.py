@@ -33,6 +33,9 @@ Outcome = Literal["delivered", "retry", "parked"]
 #: Label values of ``paypulse_notifications_total{route,outcome}``.
 OUTCOMES: Final = ("delivered", "retry", "parked")
 DEFAULT_MAX_BACKOFF: Final = timedelta(minutes=10)
+#: Delivered rows are kept this long (for audits and ``paypulse`` tools), then pruned.
+DEFAULT_RETENTION: Final = timedelta(days=7)
+_PRUNE_EVERY: Final = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class Dispatcher:
         retry_backoff: timedelta = timedelta(seconds=5),
         max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
         batch: int = 100,
+        retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -86,6 +90,8 @@ class Dispatcher:
         self._base = retry_backoff.total_seconds()
         self._cap = max(max_backoff.total_seconds(), self._base)
         self._batch = batch
+        self._retention = retention.total_seconds()
+        self._pruned_at: float | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
         self._counts_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -121,7 +127,15 @@ class Dispatcher:
                 outcomes.append(outcome)
                 with self._counts_lock:
                     self._counts[(outcome.route, outcome.outcome)] += 1
+            self._prune()
             return outcomes
+
+    def _prune(self) -> None:
+        """Keep the outbox file bounded: drop delivered rows past retention, at most once an hour."""
+        now = self._clock.now()
+        if self._pruned_at is None or now - self._pruned_at >= _PRUNE_EVERY:
+            self._pruned_at = now
+            self._outbox.prune_delivered(now - self._retention)
 
     def _deliver(self, row: OutboxRow) -> DeliveryOutcome:
         notifier = self._notifiers.get(row.target)

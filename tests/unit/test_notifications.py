@@ -166,3 +166,12 @@ def test_decisions_are_logged_with_their_reason(
         fanout.tick([alert()])  # a quiet duplicate: debug only
     assert [r.reason for r in caplog.records] == ["first", "duplicate"]  # type: ignore[attr-defined]
     assert "route=oncall kind=success_rate_drop scope=alipay" in caplog.records[0].getMessage()
+
+
+def test_enqueue_wakes_the_dispatcher_only_when_rows_were_written(outbox: Outbox, clock: ManualClock) -> None:
+    wakes: list[int] = []
+    fanout = AlertFanout(settings(ONCALL), outbox, clock, on_enqueue=lambda: wakes.append(1))
+    fanout.submit(alert())
+    fanout.submit(alert())  # duplicate: nothing new to deliver
+    fanout.submit(alert("resolved"))
+    assert len(wakes) == 2

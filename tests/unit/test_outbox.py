@@ -212,3 +212,14 @@ def test_newer_schema_is_refused(tmp_path: Path, clock: ManualClock) -> None:
     db.close()
     with pytest.raises(StateError, match="schema version 99"):
         Outbox(path, clock)
+
+
+def test_delivered_rows_are_pruned_after_retention(outbox: Outbox, clock: ManualClock) -> None:
+    disp = dispatcher(outbox, clock, ScriptedNotifier([DOWN]), retention=timedelta(days=1))
+    kept, delivered = outbox.enqueue("oncall", ["t1", "t1"], firing(), "first")
+    disp.run_once()
+    clock.advance(86_400 + 3600)
+    outbox.park(kept, "kept for the operator")
+    disp.run_once()
+    assert [row.id for row in outbox.rows()] == [kept]  # only delivered rows are pruned
+    assert delivered not in [row.id for row in outbox.rows()]
