@@ -134,6 +134,11 @@ class Banner:
             BannerStore(settings.db, keep=keep), clock, settings.hold.total_seconds(), settings.message
         )
 
+    def close(self) -> None:
+        """Close the store; the state stays in the file for the next start."""
+        with self._lock:
+            self._store.close()
+
     # -- feeding -----------------------------------------------------------------------------
 
     def observe(self, alert: Alert) -> None:

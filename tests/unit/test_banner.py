@@ -236,7 +236,7 @@ def test_restart_restores_channels_holds_and_override(db: Path, clock: ManualClo
     first.observe(make_alert("resolved", channel="alipay"))
     first.override(True, "We are on it.", until=T0 + 1000, by="alice")
     before, history = first.state(), first.history()
-    first._store.close()
+    first.close()
 
     second = open_banner(db, clock)
     assert second.state() == before
