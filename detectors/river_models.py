@@ -144,7 +144,7 @@ class SeriesScorer:
         *,
         slow_alpha: float = 0.02,
         fast_alpha: float = 0.7,
-        scale_alpha: float = 0.03,
+        scale_alpha: float = 0.015,
         season_alpha: float = 0.15,
         clip: float = 3.5,
         shift_window: int = 7,
@@ -222,6 +222,7 @@ class SeriesScorer:
         self.shift_resid: deque[float] = deque(maxlen=self.shift_window - 1)
         self.shift_scale = 0.0
         self.shift_run = 0
+        self.wild_run = 0
         self.values: deque[float] = deque(maxlen=self.history)
         self.bins = [0.0] * _BINS
         self.weight = 1.0
@@ -235,7 +236,7 @@ class SeriesScorer:
         return 1e-9 * (1.0 + abs(level))
 
     def _assess(self, x: float) -> tuple[float, ...]:
-        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift) for ``x``; pure."""
+        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point) of ``x``; pure."""
         cache = self._cache
         if cache is not None and cache[0] == self.n and cache[1] == x:
             return cache[2]
@@ -267,7 +268,7 @@ class SeriesScorer:
             score = (1.0 / (1.0 + math.exp(-self.steepness * (ratio - self.midpoint))) - self._zero) / (
                 1.0 - self._zero
             )
-        result = (score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift)
+        result = (score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point)
         self._cache = (self.n, x, result)
         return result
 
@@ -287,7 +288,7 @@ class SeriesScorer:
         if not _is_number(x):
             return
         x = float(x)
-        _, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift = self._assess(x)
+        _, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point = self._assess(x)
         n = self.n
         self._cache = None
         if n == 0:
@@ -301,7 +302,11 @@ class SeriesScorer:
             max(self.fast_alpha, inv),
             max(self.scale_alpha, inv),
         )
-        robust = n > self.warmup
+        # Clip what is learned, unless even the best baseline has missed by more than ``clip`` scales
+        # ``shift_window`` times in a row: that is a new regime (say, a constant series turning
+        # noisy), and a clipped scale could never grow to meet it.
+        self.wild_run = self.wild_run + 1 if z_point > self.clip else 0
+        robust = n > self.warmup and self.wild_run < self.shift_window
         bound = self.clip * self.slow_scale if robust else math.inf
         self.slow_level += a_slow * _clamp(r_slow, bound)
         self.slow_scale += a_scale * (min(abs(r_slow), bound) - self.slow_scale)
@@ -309,7 +314,7 @@ class SeriesScorer:
         self.fast_level += a_fast * _clamp(r_fast, bound)
         self.fast_scale += a_scale * (min(abs(r_fast), bound) - self.fast_scale)
         if self.period:
-            bound = self.clip * self.season_scale
+            bound = self.clip * self.season_scale if robust else math.inf
             step = _clamp(r_season, bound)
             self.season_level += a_slow * step
             self.profile[n % self.period] += self.season_alpha * step
@@ -317,10 +322,10 @@ class SeriesScorer:
         bound = self.clip * self.shift_scale if robust else math.inf
         self.shift_scale += a_scale * (min(abs(shift_median), bound) - self.shift_scale)
         self.shift_resid.append(r_base)
-        self.shift_run = self.shift_run + 1 if robust and z_shift > self.reanchor_z else 0
+        self.shift_run = self.shift_run + 1 if n > self.warmup and z_shift > self.reanchor_z else 0
         if self.shift_run >= self.shift_window:
             self._reanchor(shift_median)
-        if robust:
+        if n > self.warmup:
             self._calibrate(raw)
         self.values.append(x)
         self.n = n + 1
@@ -422,6 +427,7 @@ class SeriesScorer:
                 "profile": list(self.profile),
             },
             "shift": {"resid": list(self.shift_resid), "scale": self.shift_scale, "run": self.shift_run},
+            "wild_run": self.wild_run,
             "values": list(self.values),
             "calib": {"bins": list(self.bins), "weight": self.weight, "total": self.total, "ref": self.ref},
         }
@@ -441,6 +447,7 @@ class SeriesScorer:
             self.profile = [float(v) for v in season["profile"]]
             self.shift_resid.extend(float(v) for v in shift["resid"])
             self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
+            self.wild_run = int(state["wild_run"])
             self.values.extend(float(v) for v in state["values"])
             self.bins = [float(v) for v in calib["bins"]]
             self.weight, self.total, self.ref = (

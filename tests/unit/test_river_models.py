@@ -124,6 +124,13 @@ def test_constant_series_scores_zero_then_any_change_scores_high():
     assert run([0.0] * 100) == [0.0] * 100
 
 
+def test_constant_series_turning_noisy_alarms_briefly_not_forever():
+    rng = random.Random(14)
+    scores = run([5.0] * 300 + [5.0 + rng.gauss(0, 1) for _ in range(700)])
+    assert scores[300] > 0.9
+    assert max(scores[330:]) < 0.5  # the scale grew to meet the new regime
+
+
 def test_missing_values_score_zero_and_are_not_learned():
     scorer = SeriesScorer()
     for x in noise(9, 200):
