@@ -12,7 +12,9 @@ on any series, so everything is scale-free and self-calibrating:
   found. Each learns from a Huber-clipped residual, so a spike barely moves it, and keeps an EW mean
   absolute residual as its scale (floored, so a constant series never divides by zero). The point
   statistic is the absolute residual, in scale units, of whichever baseline currently forecasts best
-  (smallest scale).
+  (smallest scale). When even that baseline misses by more than ``clip`` scales ``shift_window``
+  times in a row, learning is unclipped until it stops missing: a new regime (a constant series
+  turning noisy, a variance jump) is absorbed within a few points instead of alarming forever.
 * **Shifts.** The median of the last ``shift_window`` residuals of the long baseline (seasonal or
   slow), normalised by its own EW scale, catches level shifts too small to stand out point by
   point. Once it has stayed above ``reanchor_z`` for ``shift_window`` points the baseline jumps to
@@ -32,12 +34,15 @@ on any series, so everything is scale-free and self-calibrating:
 
 Missing values (``None``, NaN, infinities) score 0 and are not learned: a gap is not evidence.
 
-Why not River's own detectors alone: ``GaussianScorer`` needs a window and is not robust to the
-anomalies it learns from, and ``HalfSpaceTrees`` on scaled features is ~10x slower and, on our
-labelled synthetic benchmark (``benchmarks/score_series.py``), less accurate than these robust
-statistics; neither finds seasonality. River's statistics are Rust objects whose state cannot be
-read back as plain data, so the few running statistics needed here are written out, which keeps
-snapshots plain JSON and each point at a few microseconds.
+Why not River's own detectors: on the seeded, labelled synthetic series of
+``benchmarks/score_series.py`` (spikes, level and variance shifts, trend changes, seasonal
+anomalies, random walks, counts), this scorer reaches a mean ROC AUC of 0.93 at about 6 µs per
+point; ``GaussianScorer`` (window 200) reaches 0.75 and ``HalfSpaceTrees`` on min-max scaled
+(value, difference, deviation) features 0.85 at 27 µs, taking the larger of it and this scorer
+0.87. Neither is robust to the anomalies it learns from, neither finds seasonality, and both
+score pure noise near 1 (99th percentile 0.98-0.99, against 0.05 here). River's running
+statistics are Rust objects whose state cannot be read back as plain data, so the few needed here
+are written out, which keeps snapshots plain JSON (no pickles) and each point at a few µs.
 
 >>> scores = list(score_series([10.0, 10.2, 9.9, 10.1] * 50 + [30.0, 10.0]))
 >>> max(scores[:200]) < 0.2, scores[200] > 0.9
