@@ -23,7 +23,7 @@ __all__ = ["ActiveIncident", "Incidents", "compile_incidents", "label_of"]
 #: Chance that one extra failed payment (success-rate incident) turns into a complaint.
 COMPLAINT_PER_EXTRA_FAILURE: Final = 0.004
 #: Chance that one stuck payment (no callback) turns into a complaint.
-COMPLAINT_PER_STUCK: Final = 0.02
+COMPLAINT_PER_STUCK: Final = 0.005
 
 
 @dataclass(frozen=True, slots=True)
