@@ -118,14 +118,25 @@ def build() -> dict[str, Any]:
             Target(f"sum by (category) (paypulse_complaints_per_minute{{{_CHANNELS}}})", "{{category}}"),
             min_value=0,
             stack=True,
-        )
+        ),
+        w=8,
+    )
+    board.add(
+        table(
+            "Complaints in the last hour",
+            Target('sum by (channel, category) (increase(paypulse_complaints_total{channel!="all"}[1h]))'),
+            hide=("Time",),
+            description="From the complaint counters, per channel and category.",
+        ),
+        w=8,
     )
     board.add(
         timeseries(
             "Stuck payments per channel",
             Target(f"paypulse_stuck_payments{{{_CHANNELS}}}", "{{channel}}"),
             min_value=0,
-        )
+        ),
+        w=8,
     )
 
     board.row("Detectors and alerts")
