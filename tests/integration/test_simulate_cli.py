@@ -1,0 +1,69 @@
+"""`paypulse simulate` as a user runs it: a real process writing real files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from paypulse.events import DeadLetter, Payment, parse_line
+from paypulse.simulator import BAD_LINE_KINDS, Simulator, load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def _paypulse(*args: str) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-c", "from paypulse.cli.main import main; main()", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, check=False)
+
+
+def test_simulate_writes_events_and_labels_that_parse(tmp_path: Path) -> None:
+    out, labels = tmp_path / "events.jsonl", tmp_path / "labels.jsonl"
+    done = _paypulse(
+        "simulate", "--scenario", "scenarios/drop.toml", "--out", str(out), "--labels-out", str(labels),
+        "--duration", "70m", "--seed", "9",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    lines = out.read_bytes().splitlines()
+    assert f"wrote {len(lines)} lines to {out}".encode() in done.stderr
+    events = [parse_line(line) for line in lines]
+    assert not [e for e in events if isinstance(e, DeadLetter)]
+    assert sum(type(e) is Payment for e in events) > 10 * 0.15 * 70 * 60  # 10/s peak, 70 minutes
+    scenario = load_scenario(ROOT / "scenarios/drop.toml", seed=9, duration="70m")
+    assert lines == list(Simulator(scenario).lines())  # the CLI writes exactly the generator's stream
+    assert [orjson.loads(line) for line in labels.read_bytes().splitlines()] == [
+        {
+            "kind": "success_rate_drop",
+            "scope": {"channel": "alipay", "merchant_id": None},
+            "start": "2026-03-02T03:00:00Z",
+            "end": "2026-03-02T03:10:00Z",  # clipped to the 70 minutes simulated
+        }
+    ]
+
+
+def test_simulate_to_stdout() -> None:
+    done = _paypulse("simulate", "--scenario", "scenarios/bad-lines.toml", "--out", "-", "--duration", "20s")
+    assert done.returncode == 0, done.stderr.decode()
+    parsed = [parse_line(line) for line in done.stdout.splitlines()]
+    dead = [p for p in parsed if isinstance(p, DeadLetter)]
+    assert {d.reason for d in dead} <= set(BAD_LINE_KINDS.values())
+    assert len(parsed) - len(dead) > 20 * 50 * 0.9  # 20 s at the 50/s noon peak
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "scenarios/nope.toml"], b"scenario file scenarios/nope.toml does not exist"),
+        (["--scenario", "scenarios/demo.toml", "--duration", "2 hours"], b"invalid setting --duration"),
+        (["--scenario", "scenarios/demo.toml", "--seed", "-1"], b"invalid setting --seed = -1"),
+    ],
+)
+def test_bad_input_exits_2_with_one_readable_line(tmp_path: Path, args: list[str], message: bytes) -> None:
+    done = _paypulse("simulate", "--out", str(tmp_path / "x.jsonl"), *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
