@@ -10,6 +10,7 @@ several microseconds per key update (see the README's benchmark). Run it with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,12 +19,11 @@ from bytewax.dataflow import Dataflow
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from dataflows.sources import LineBatchSource
 from paypulse.engine import Engine, EngineOutput
 from paypulse.outputs import Outputs
 from paypulse.settings import Settings, load_settings
 from paypulse.sources import Source
-
-from dataflows.sources import LineBatchSource
 
 __all__ = ["build_flow", "flow_from_env"]
 
@@ -31,19 +31,27 @@ __all__ = ["build_flow", "flow_from_env"]
 class EngineLogic(StatefulBatchLogic[list[bytes], EngineOutput, dict]):
     """Adapts the engine to Bytewax: batches in, outputs out, snapshots for recovery."""
 
-    def __init__(self, engine: Engine, on_engine: Callable[[Engine], None]) -> None:
+    def __init__(
+        self, engine: Engine, on_engine: Callable[[Engine], None], on_batch: Callable[[float], None] | None
+    ) -> None:
         self.engine = engine
+        self.observe_duration = on_batch
         on_engine(engine)
 
     def on_batch(self, values: list[list[bytes]]) -> tuple[list[EngineOutput], bool]:
         out = EngineOutput()
-        for lines in values:
-            out.extend(self.engine.process(lines))
+        with self.engine.lock:
+            for lines in values:
+                started = time.perf_counter()
+                out.extend(self.engine.process(lines))
+                if self.observe_duration is not None:
+                    self.observe_duration(time.perf_counter() - started)
         out.event_time_ms = self.engine.windows.max_ts
         return [out], StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[EngineOutput], bool]:
-        out = self.engine.finish()
+        with self.engine.lock:
+            out = self.engine.finish()
         return [out], StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict:
@@ -75,14 +83,19 @@ def build_flow(
     source: Source,
     outputs: Outputs,
     on_engine: Callable[[Engine], None] = lambda engine: None,
+    on_batch: Callable[[float], None] | None = None,
 ) -> Dataflow:
-    """Wire a source, the engine and the outputs; ``on_engine`` sees the engine (for /metrics)."""
+    """Wire a source, the engine and the outputs.
+
+    ``on_engine`` is handed the engine once built (for /metrics); ``on_batch`` gets each batch's
+    processing time in seconds (the batch-duration histogram).
+    """
 
     def build_logic(resume: dict | None) -> EngineLogic:
         engine = Engine(settings)
         if resume is not None:
             engine.restore(resume)
-        return EngineLogic(engine, on_engine)
+        return EngineLogic(engine, on_engine, on_batch)
 
     flow = Dataflow("paypulse")
     batches = op.input("read-lines", flow, LineBatchSource(source, settings.source.batch_size))

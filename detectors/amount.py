@@ -49,7 +49,10 @@ class AmountDetector:
 
     def _judge(self, obs: Observation) -> tuple[bool, float, float, float]:
         """(bad, observed mean ticket, expected mean ticket, |z|) over the trailing span."""
-        rows = [*list(self.recent)[-(self.span - 1) :], (obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum)]
+        rows = [
+            *list(self.recent)[-(self.span - 1) :],
+            (obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum),
+        ]
         n = sum(r[0] for r in rows)
         if self.n < 1 or n == 0:
             return False, 0.0, 0.0, 0.0

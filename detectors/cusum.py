@@ -90,6 +90,7 @@ class RateRiseDetector:
         self.firing = False
         self.fired_ms: int | None = None
         self.r = 0.0  # recovery CUSUM, normal vs degraded, while firing
+        self._last_step: tuple[Observation, dict[str, Any]] | None = None
 
     # -- the statistics -------------------------------------------------------------------------
 
@@ -109,7 +110,19 @@ class RateRiseDetector:
         return max(math.log(max(per_day * self.false_alarm_days, 1.0)), 5.0)
 
     def _step(self, obs: Observation) -> dict[str, Any]:
-        """Compute the next state from ``obs`` without applying it (score stays pure)."""
+        """Compute the next state from ``obs`` without applying it (score stays pure).
+
+        ``score`` then ``update`` on the same observation is the normal sequence, so the last
+        step is remembered and reused instead of computed twice.
+        """
+        cached = self._last_step
+        if cached is not None and cached[0] is obs:
+            return cached[1]
+        nxt = self._compute_step(obs)
+        self._last_step = (obs, nxt)
+        return nxt
+
+    def _compute_step(self, obs: Observation) -> dict[str, Any]:
         total, bad = self.outcomes(obs)
         q0, q1 = self.q0, self.q1
         llr_bad, llr_good = math.log(q1 / q0), math.log((1 - q1) / (1 - q0))
@@ -117,6 +130,7 @@ class RateRiseDetector:
         warm = self.first_ms is not None and obs.end_ms - self.first_ms >= self.warmup_ms
         s = max(0.0, self.s + delta) if warm else 0.0
         run_start, run_total, run_bad = self.run_start_ms, self.run_total, self.run_bad
+        h = self.h
         if s <= 0.0:
             run_start, run_total, run_bad = None, 0, 0
         else:
@@ -126,7 +140,7 @@ class RateRiseDetector:
             run_bad += bad
         firing, r, fired = self.firing, self.r, self.fired_ms
         if not firing:
-            if s > self.h and run_total >= self.min_total and run_bad >= self.min_bad:
+            if s > h and run_total >= self.min_total and run_bad >= self.min_bad:
                 firing, r, fired = True, 0.0, obs.end_ms
         else:
             r = max(0.0, r - delta)
@@ -143,6 +157,8 @@ class RateRiseDetector:
             "fired_ms": fired,
             "total": total,
             "bad": bad,
+            "h": h,
+            "q0": q0,
         }
 
     # -- the Detector contract ------------------------------------------------------------------
@@ -152,9 +168,9 @@ class RateRiseDetector:
         if nxt["firing"] and nxt["run_total"]:
             rate = nxt["run_bad"] / nxt["run_total"]
         else:
-            rate = nxt["bad"] / nxt["total"] if nxt["total"] else self.q0
-        value, baseline = (1 - rate, 1 - self.q0) if self.invert_value else (rate, self.q0)
-        h = self.h
+            rate = nxt["bad"] / nxt["total"] if nxt["total"] else nxt["q0"]
+        q0, h = nxt["q0"], nxt["h"]
+        value, baseline = (1 - rate, 1 - q0) if self.invert_value else (rate, q0)
         return Verdict(
             kind=self.kind,
             score=min(nxt["s"] / h, 1.0),
@@ -172,7 +188,7 @@ class RateRiseDetector:
         total, bad = nxt["total"], nxt["bad"]
         decay = 0.5 ** ((obs.end_ms - obs.start_ms) / self.half_life_ms)
         self.rate_per_ms = decay * self.rate_per_ms + (1 - decay) * total / max(obs.end_ms - obs.start_ms, 1)
-        if not nxt["firing"] and nxt["s"] < self.h / 2:
+        if not nxt["firing"] and nxt["s"] < nxt["h"] / 2:
             self.ew_total = decay * self.ew_total + total
             self.ew_bad = decay * self.ew_bad + bad
         self.s, self.run_start_ms = nxt["s"], nxt["run_start_ms"]
@@ -186,5 +202,6 @@ class RateRiseDetector:
         return {"v": 1, **{name: getattr(self, name) for name in self._STATE}}
 
     def restore(self, state: dict[str, Any]) -> None:
+        self._last_step = None
         for name in self._STATE:
             setattr(self, name, state[name])

@@ -63,7 +63,9 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
         return detectors
     return [
         *detectors,
-        LatencyDetector(limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common),
+        LatencyDetector(
+            limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common
+        ),
         CountDetector(
             "volume_drop",
             lambda o: o.attempts,
@@ -86,7 +88,9 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             warmup_ms=warmup_ms,
             **common,
         ),
-        AmountDetector(ratio=s.amount_ratio, min_payments=s.min_attempts, span=span, warmup_ms=warmup_ms, **common),
+        AmountDetector(
+            ratio=s.amount_ratio, min_payments=s.min_attempts, span=span, warmup_ms=warmup_ms, **common
+        ),
         CountDetector(
             "complaint_spike",
             lambda o: o.complaints,

@@ -2,10 +2,13 @@
 
 Producers retry, so the same event can arrive twice. Remembering every id forever would grow
 without bound; an id only needs remembering while a copy could still arrive, so ids are kept
-for a horizon of event time and at most ``max_ids`` of them.
+for a horizon of event time and at most ``max_ids`` of them. Expiry walks a deque in arrival
+order: popping the front of a dict instead makes CPython scan the deleted slots each time.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 __all__ = ["EventIdFilter"]
 
@@ -21,29 +24,38 @@ class EventIdFilter:
         self.horizon_ms = horizon_ms
         self.max_ids = max_ids
         self._ids: dict[str, int] = {}
+        self._order: deque[tuple[int, str]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def first(self, event_id: str, ts_ms: int) -> bool:
         """True the first time ``event_id`` is seen within the horizon."""
         ids = self._ids
-        if event_id in ids:
-            if ts_ms - ids[event_id] <= self.horizon_ms:
-                return False
-            del ids[event_id]
+        seen = ids.get(event_id)
+        if seen is not None and abs(ts_ms - seen) <= self.horizon_ms:
+            return False
         ids[event_id] = ts_ms
+        self._order.append((ts_ms, event_id))
         if len(ids) > self.max_ids:
-            del ids[next(iter(ids))]
+            self._drop_oldest()
         return True
 
     def expire(self, now_ms: int) -> None:
-        ids = self._ids
-        while ids:
-            oldest = next(iter(ids))
-            if now_ms - ids[oldest] <= self.horizon_ms:
-                break
-            del ids[oldest]
+        """Forget ids older than the horizon before ``now_ms``."""
+        order = self._order
+        cutoff = now_ms - self.horizon_ms
+        while order and order[0][0] < cutoff:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        ts_ms, event_id = self._order.popleft()
+        if self._ids.get(event_id) == ts_ms:
+            del self._ids[event_id]
 
     def snapshot(self) -> dict:
-        return {"v": 1, "ids": list(self._ids.items())}
+        return {"v": 1, "ids": list(self._order)}
 
     def restore(self, state: dict) -> None:
-        self._ids = dict(state["ids"])
+        self._order = deque((ts, i) for ts, i in state["ids"])
+        self._ids = {i: ts for ts, i in self._order}

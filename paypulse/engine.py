@@ -12,6 +12,7 @@ always give the same alerts.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from paypulse.dedup import EventIdFilter
 from paypulse.errors import StateError
 from paypulse.events import Callback, DeadLetter, Payment, parse_batch
 from paypulse.merchants import HeavyHitters, MerchantMinutes
-from paypulse.observation import Observation
+from paypulse.observation import Observation, add_observations
 from paypulse.settings import Settings
 from paypulse.stuck import StuckTracker
 from paypulse.windows import ClosedWindow, Windows
@@ -58,6 +59,7 @@ class EngineStats:
     rejected: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     recovered_stuck: int = 0
+    alerts: dict[str, int] = field(default_factory=dict)  # "kind|status" -> changes
 
 
 class Engine:
@@ -79,6 +81,8 @@ class Engine:
         self.stats = EngineStats()
         self.history: dict[Scope, deque[Observation]] = {}
         self.scores: dict[tuple[str, Scope], float] = {}
+        self.totals: dict[str, Observation] = {}  # per channel, since start: the Prometheus counters
+        self.lock = threading.RLock()  # held by the adapter around process(); readers take it too
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -98,7 +102,9 @@ class Engine:
                 n_dup += 1
                 continue
             if not add(event):
-                dead.append(DeadLetter(raw[:4096], "too_late", "older than the watermark (max event time - lateness)"))
+                dead.append(
+                    DeadLetter(raw[:4096], "too_late", "older than the watermark (max event time - lateness)")
+                )
                 continue
             kind = type(event)
             if kind is Payment:
@@ -138,16 +144,26 @@ class Engine:
         out = EngineOutput()
         if self.windows.max_ts < 0:
             return out
+        self.ids.expire(self.windows.max_ts)
         for order in self.stuck.expire(self.windows.watermark):
             self.windows.add_stuck(order.paid_ms + self.stuck.timeout_ms, order.channel, order.merchant_id)
         for window in close():
             out.windows.append(window)
-            for obs in window.observations:
+            merchants = self.merchant_minutes.add(window, self.windows.tracked)
+            for obs in window.observations + merchants:
                 self._remember(obs)
-            self._judge(window.observations + self.merchant_minutes.add(window, self.windows.tracked), out)
+            self._count(window.observations)
+            self._judge(window.observations + merchants, out)
             if window.end_ms % 60_000 == 0:
                 self._retrack()
         return out
+
+    def _count(self, observations: list[Observation]) -> None:
+        for obs in observations:
+            channel = obs.scope.channel
+            if channel is not None:
+                total = self.totals.get(channel)
+                self.totals[channel] = obs if total is None else add_observations(total, obs)
 
     def _remember(self, obs: Observation) -> None:
         ring = self.history.get(obs.scope)
@@ -171,7 +187,11 @@ class Engine:
                 detail = self._stuck_detail(obs.scope) if verdict.kind == "stuck_payments" else ""
                 verdicts.append((verdict, obs, detail))
         now_ms = max(self.windows.max_ts, observations[-1].end_ms) if observations else self.windows.max_ts
-        out.alerts += self.lifecycle.observe(verdicts, now_ms, tuple(sorted(self.windows.channels)))
+        changes = self.lifecycle.observe(verdicts, now_ms, tuple(sorted(self.windows.channels)))
+        for alert in changes:
+            key = f"{alert.kind}|{alert.status}"
+            self.stats.alerts[key] = self.stats.alerts.get(key, 0) + 1
+        out.alerts += changes
 
     def _stuck_detail(self, scope: Scope) -> str:
         samples = [
@@ -209,6 +229,7 @@ class Engine:
             "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.announced],
             "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.absorbed],
             "stats": asdict(self.stats),
+            "totals": {c: asdict(o) | {"scope": None} for c, o in self.totals.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -232,6 +253,7 @@ class Engine:
         self.lifecycle.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
         self.lifecycle.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
         self.stats = EngineStats(**state["stats"])
+        self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -239,5 +261,9 @@ class Engine:
         """Alerts on-call has been told are firing."""
         return [a for key, a in self.lifecycle.firing.items() if key in self.lifecycle.announced]
 
-    def pending_stuck(self) -> int:
-        return len(self.stuck.stuck_now)
+    def volume_baseline(self, scope: Scope) -> float | None:
+        """Expected payments per minute for ``scope`` (the volume detector's learned rate)."""
+        for detector in self.detectors.get(scope, ()):
+            if detector.kind == "volume_drop":
+                return detector.mean * 60_000 / self.width_ms  # type: ignore[attr-defined]
+        return None

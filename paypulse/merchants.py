@@ -13,11 +13,12 @@ the whole event stream.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 from alerting.model import Scope
 from paypulse.observation import Observation
-from paypulse.windows import NO_MERCHANT, OTHER, ClosedWindow, observation_of, sum_leaves
+from paypulse.windows import ClosedWindow, observation_of, sum_leaves
 
 __all__ = ["HeavyHitters", "MerchantMinutes"]
 
@@ -47,11 +48,16 @@ class HeavyHitters:
             self.counts = {k: c - 1 for k, c in counts.items() if c > 1}
 
     def top(self, k: int) -> list[str]:
-        return sorted(self.counts, key=lambda m: (-self.counts[m], m))[:k]
+        """The ``k`` most frequent items, ties by name so the choice is deterministic."""
+        return [m for m, _ in heapq.nsmallest(k, self.counts.items(), key=lambda mc: (-mc[1], mc[0]))]
 
 
 class MerchantMinutes:
-    """Sums the tracked merchants' leaves of closed 10 s windows into 1-minute observations."""
+    """Sums the tracked merchants' leaves of closed 10 s windows into 1-minute observations.
+
+    A merchant with no event in a minute gets no observation: nothing happened to judge, and
+    skipping it keeps the cost proportional to activity rather than to the number tracked.
+    """
 
     def __init__(self, minute_ms: int = 60_000) -> None:
         self.minute_ms = minute_ms
@@ -65,9 +71,8 @@ class MerchantMinutes:
         if self._minute is not None and minute != self._minute:
             out = self._emit(tracked)
         self._minute = minute
-        for (_channel, merchant), acc in window.leaves.items():
-            if merchant != NO_MERCHANT and merchant != OTHER:
-                self._acc.setdefault(merchant, []).append(acc)
+        for (_channel, merchant), acc in window.merchants.items():
+            self._acc.setdefault(merchant, []).append(acc)
         return out
 
     def flush(self, tracked: Iterable[str]) -> list[Observation]:
@@ -85,5 +90,7 @@ class MerchantMinutes:
         end = start + self.minute_ms
         acc, self._acc = self._acc, {}
         return [
-            observation_of(Scope(None, m), start, end, sum_leaves(acc.get(m, ())), None) for m in sorted(tracked)
+            observation_of(Scope(None, m), start, end, sum_leaves(acc[m]), None)
+            for m in sorted(tracked)
+            if m in acc
         ]

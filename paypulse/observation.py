@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from alerting.model import Scope
 
-__all__ = ["Observation"]
+__all__ = ["Observation", "add_observations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +62,33 @@ class Observation:
         0.95
         """
         return self.successes / self.attempts if self.attempts else None
+
+
+def add_observations(a: Observation, b: Observation) -> Observation:
+    """Counts of ``a`` and ``b`` added, over both spans; quantiles are ``b``'s (the later one).
+
+    >>> s = Scope("alipay")
+    >>> add_observations(Observation(s, 0, 10, attempts=2), Observation(s, 10, 20, attempts=3)).attempts
+    5
+    """
+    return Observation(
+        b.scope,
+        min(a.start_ms, b.start_ms),
+        max(a.end_ms, b.end_ms),
+        a.attempts + b.attempts,
+        a.successes + b.successes,
+        a.amount + b.amount,
+        a.log_amount_sum + b.log_amount_sum,
+        a.log_amount_sq_sum + b.log_amount_sq_sum,
+        a.callbacks + b.callbacks,
+        a.callback_failures + b.callback_failures,
+        a.callbacks_slow + b.callbacks_slow,
+        b.latency_p50,
+        b.latency_p95,
+        b.latency_p99,
+        a.complaints_paid_not_updated + b.complaints_paid_not_updated,
+        a.complaints_charged_twice + b.complaints_charged_twice,
+        a.complaints_refund + b.complaints_refund,
+        a.complaints_other + b.complaints_other,
+        a.stuck + b.stuck,
+    )

@@ -38,9 +38,7 @@ class Section(BaseModel):
 
 
 class SourceSettings(Section):
-    kind: Literal["file", "stdin", "kafka", "simulator"] = Field(
-        "file", description="where events come from"
-    )
+    kind: Literal["file", "stdin", "kafka", "simulator"] = Field("file", description="where events come from")
     path: Path | None = Field(None, description="JSONL file to read when kind = 'file'")
     brokers: list[str] = Field(["127.0.0.1:9092"], description="Kafka bootstrap servers, host:port")
     topic: str = Field("payments", description="Kafka topic of payment events")

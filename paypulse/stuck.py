@@ -4,12 +4,15 @@ A succeeded payment waits in ``pending`` until a processed callback for its orde
 once the watermark passes its time plus the timeout it is stuck. Callbacks may come before the
 payment event (the two travel different paths), so recently processed orders are remembered
 for a while too. Both maps are insertion-ordered dicts, which makes expiry a walk from the
-oldest entry that stops at the first young one: O(expired), not O(pending).
+oldest entry that stops at the first young one: O(expired), not O(pending). The walk goes over a
+deque of (time, order id) in arrival order, because popping the front of a dict makes CPython
+scan its deleted slots on every ``next(iter(d))``.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["StuckOrder", "StuckTracker"]
@@ -42,14 +45,19 @@ class StuckTracker:
         self.stuck_now: dict[str, StuckOrder] = {}  # stuck and still without callback
         self.samples: deque[str] = deque(maxlen=samples)
         self.evicted = 0  # pending orders dropped to stay within max_pending
+        self._pending_order: deque[tuple[int, str]] = deque()
+        self._callback_order: deque[tuple[int, str]] = deque()
+        self._stuck_order: deque[tuple[int, str]] = deque()
 
     def paid(self, order_id: str, paid_ms: int, channel: str, merchant_id: str | None, amount: float) -> None:
         if self.recent_callbacks.pop(order_id, None) is not None:
             return
-        if len(self.pending) >= self.max_pending:
-            self.pending.pop(next(iter(self.pending)))
-            self.evicted += 1
+        while len(self.pending) >= self.max_pending and self._pending_order:
+            _, oldest = self._pending_order.popleft()
+            if self.pending.pop(oldest, None) is not None:
+                self.evicted += 1
         self.pending[order_id] = StuckOrder(order_id, paid_ms, channel, merchant_id, amount)
+        self._pending_order.append((paid_ms, order_id))
 
     def processed(self, order_id: str, ts_ms: int) -> StuckOrder | None:
         """A processed callback; returns the order if it had been declared stuck (a late recovery)."""
@@ -57,36 +65,30 @@ class StuckTracker:
             return None
         recovered = self.stuck_now.pop(order_id, None)
         if recovered is None:
-            if len(self.recent_callbacks) >= self.max_pending:
-                self.recent_callbacks.pop(next(iter(self.recent_callbacks)))
+            while len(self.recent_callbacks) >= self.max_pending and self._callback_order:
+                self.recent_callbacks.pop(self._callback_order.popleft()[1], None)
             self.recent_callbacks[order_id] = ts_ms
+            self._callback_order.append((ts_ms, order_id))
         return recovered
 
     def expire(self, watermark_ms: int) -> list[StuckOrder]:
         """Orders that crossed the timeout by ``watermark_ms``, oldest first."""
         deadline = watermark_ms - self.timeout_ms
         out = []
-        pending = self.pending
-        while pending:
-            order_id = next(iter(pending))
-            order = pending[order_id]
-            if order.paid_ms > deadline:
-                break
+        order_q, pending = self._pending_order, self.pending
+        while order_q and order_q[0][0] <= deadline:
+            paid_ms, order_id = order_q.popleft()
+            order = pending.get(order_id)
+            if order is None or order.paid_ms != paid_ms:
+                continue  # its callback came, or it was paid again later
             del pending[order_id]
             out.append(order)
             self.stuck_now[order_id] = order
+            self._stuck_order.append((paid_ms, order_id))
             self.samples.append(order_id)
-        self._forget(self.recent_callbacks, deadline, lambda ts: ts)
-        self._forget(self.stuck_now, deadline - 12 * self.timeout_ms, lambda o: o.paid_ms)
+        _forget(self._callback_order, self.recent_callbacks, deadline, lambda ts: ts)
+        _forget(self._stuck_order, self.stuck_now, deadline - 12 * self.timeout_ms, lambda o: o.paid_ms)
         return out
-
-    @staticmethod
-    def _forget(entries: dict, before_ms: int, time_of) -> None:
-        while entries:
-            key = next(iter(entries))
-            if time_of(entries[key]) > before_ms:
-                break
-            del entries[key]
 
     def snapshot(self) -> dict:
         def rows(orders: dict[str, StuckOrder]) -> list:
@@ -105,5 +107,17 @@ class StuckTracker:
         self.pending = {r[0]: StuckOrder(*r) for r in state["pending"]}
         self.stuck_now = {r[0]: StuckOrder(*r) for r in state["stuck_now"]}
         self.recent_callbacks = dict(state["recent_callbacks"])
+        self._pending_order = deque((o.paid_ms, o.order_id) for o in self.pending.values())
+        self._stuck_order = deque((o.paid_ms, o.order_id) for o in self.stuck_now.values())
+        self._callback_order = deque((ts, o) for o, ts in self.recent_callbacks.items())
         self.samples.extend(state["samples"])
         self.evicted = state["evicted"]
+
+
+def _forget(order: deque[tuple[int, str]], entries: dict, before_ms: int, time_of: Callable) -> None:
+    """Drop entries whose time (as queued) is at or before ``before_ms``."""
+    while order and order[0][0] <= before_ms:
+        ts, key = order.popleft()
+        entry = entries.get(key)
+        if entry is not None and time_of(entry) == ts:
+            del entries[key]

@@ -1,10 +1,10 @@
 """Event-time tumbling windows, keyed by channel and merchant, closed by one watermark.
 
-The hot path touches one accumulator per event: the leaf ``(channel, merchant bucket)`` of the
-event's 10-second window. Scopes (all payments, each channel, each tracked merchant) are summed
-from the leaves when a window closes, which costs per leaf and per window instead of three
-dictionary updates per event. Windows are integer ids (``ts_ms // width_ms``), not engine
-objects, so the same code runs under Bytewax, in a plain loop or in a test.
+The hot path touches one accumulator per event, its channel's in its 10-second window, plus a
+second one when the merchant is among the tracked heavy hitters. All payments is summed from
+the channels when the window closes; the long tail of merchants costs nothing extra. Windows
+are integer ids (``ts_ms // width_ms``), not engine objects, so the same code runs under
+Bytewax, in a plain loop or in a test.
 
 A window closes once the watermark (the largest event time seen, minus the allowed lateness)
 passes its end; an event older than the watermark can no longer be counted and is reported
@@ -26,8 +26,7 @@ from paypulse.observation import Observation
 
 __all__ = ["ClosedWindow", "LeafKey", "Windows"]
 
-OTHER: Final = "other"  # the pooled long tail of merchants
-NO_MERCHANT: Final = ""  # events without a merchant_id
+OTHER: Final = "other"  # channels beyond MAX_CHANNELS
 SKETCH_ACCURACY: Final = 0.01
 MAX_CHANNELS: Final = 32  # channels beyond this are pooled as "other" to bound label cardinality
 
@@ -46,14 +45,21 @@ LeafKey = tuple[str, str]  # (channel, merchant bucket)
 
 
 class ClosedWindow:
-    """One closed window: its leaves summed into scope observations."""
+    """One closed window: per-channel and per-tracked-merchant accumulators, and observations."""
 
-    __slots__ = ("end_ms", "leaves", "observations", "start_ms")
+    __slots__ = ("channels", "end_ms", "merchants", "observations", "start_ms")
 
-    def __init__(self, start_ms: int, end_ms: int, leaves: dict[LeafKey, list[float]]) -> None:
+    def __init__(
+        self,
+        start_ms: int,
+        end_ms: int,
+        channels: dict[str, list[float]],
+        merchants: dict[LeafKey, list[float]],
+    ) -> None:
         self.start_ms = start_ms
         self.end_ms = end_ms
-        self.leaves = leaves
+        self.channels = channels
+        self.merchants = merchants  # (channel, tracked merchant) -> accumulator
         self.observations: list[Observation] = []
 
 
@@ -85,7 +91,8 @@ class Windows:
         self.max_ts = -1
         self.next_close: int | None = None  # id of the oldest window not yet closed
         self.channels: set[str] = set()
-        self._open: dict[int, dict[LeafKey, list[float]]] = {}
+        # window id -> (channel -> accumulator, (channel, tracked merchant) -> accumulator)
+        self._open: dict[int, tuple[dict[str, list[float]], dict[LeafKey, list[float]]]] = {}
         self._sketches: dict[int, dict[str, DDSketch]] = {}
 
     @property
@@ -105,37 +112,47 @@ class Windows:
             self.max_ts = ts
             if self.next_close is None:
                 self.next_close = w
-        leaves = self._open.get(w)
-        if leaves is None:
-            leaves = self._open[w] = {}
+        window = self._open.get(w)
+        if window is None:
+            window = self._open[w] = ({}, {})
         channel = event.channel
         if channel not in self.channels:
             if len(self.channels) >= MAX_CHANNELS:
                 channel = OTHER
             self.channels.add(channel)
-        merchant = event.merchant_id
-        key = (channel, NO_MERCHANT if merchant is None else merchant if merchant in self.tracked else OTHER)
-        acc = leaves.get(key)
+        acc = window[0].get(channel)
         if acc is None:
-            acc = leaves[key] = [0] * _SLOTS
+            acc = window[0][channel] = [0] * _SLOTS
+        merchant = event.merchant_id
+        if merchant is not None and merchant in self.tracked:
+            key = (channel, merchant)
+            leaf = window[1].get(key)
+            if leaf is None:
+                leaf = window[1][key] = [0] * _SLOTS
+            targets: tuple[list[float], ...] = (acc, leaf)
+        else:
+            targets = (acc,)
         kind = type(event)
         if kind is Payment:
-            acc[ATTEMPTS] += 1
-            if event.status == "succeeded":
-                acc[SUCCESSES] += 1
+            ok = event.status == "succeeded"
             amount = event.amount
             log_amount = math.log(amount)
-            acc[AMOUNT] += amount
-            acc[LOG_SUM] += log_amount
-            acc[LOG_SQ] += log_amount * log_amount
+            log_sq = log_amount * log_amount
+            for a in targets:
+                a[ATTEMPTS] += 1
+                a[SUCCESSES] += ok
+                a[AMOUNT] += amount
+                a[LOG_SUM] += log_amount
+                a[LOG_SQ] += log_sq
         elif kind is Callback:
-            acc[CALLBACKS] += 1
-            if event.status == "failed":
-                acc[CB_FAILED] += 1
-            else:
-                latency = ts - event.paid_at
-                if latency > self.slow_callback_ms:
-                    acc[CB_SLOW] += 1
+            failed = event.status == "failed"
+            latency = ts - event.paid_at
+            slow = not failed and latency > self.slow_callback_ms
+            for a in targets:
+                a[CALLBACKS] += 1
+                a[CB_FAILED] += failed
+                a[CB_SLOW] += slow
+            if not failed:
                 sketches = self._sketches.get(w)
                 if sketches is None:
                     sketches = self._sketches[w] = {}
@@ -144,18 +161,20 @@ class Windows:
                     sketch = sketches[channel] = DDSketch(SKETCH_ACCURACY)
                 sketch.add(max(latency, 0) / 1000.0)
         else:
-            acc[_COMPLAINT_SLOT[event.category]] += 1
+            slot = _COMPLAINT_SLOT[event.category]
+            for a in targets:
+                a[slot] += 1
         return True
 
     def add_stuck(self, ts_ms: int, channel: str, merchant: str | None) -> None:
         """Count a paid order that crossed the stuck timeout at ``ts_ms`` (in the oldest open window)."""
         w = max(ts_ms // self.width_ms, self.next_close or 0)
-        leaves = self._open.setdefault(w, {})
-        key = (channel, NO_MERCHANT if merchant is None else merchant if merchant in self.tracked else OTHER)
-        acc = leaves.get(key)
-        if acc is None:
-            acc = leaves[key] = [0] * _SLOTS
-        acc[STUCK] += 1
+        window = self._open.setdefault(w, ({}, {}))
+        accs = [window[0].setdefault(channel, [0] * _SLOTS)]
+        if merchant is not None and merchant in self.tracked:
+            accs.append(window[1].setdefault((channel, merchant), [0] * _SLOTS))
+        for acc in accs:
+            acc[STUCK] += 1
 
     def advance(self) -> list[ClosedWindow]:
         """Close every window the watermark has passed, oldest first, empty ones included."""
@@ -174,18 +193,16 @@ class Windows:
         closed = []
         width = self.width_ms
         for w in range(self.next_close, stop):  # type: ignore[arg-type]
-            leaves = self._open.pop(w, {})
-            window = ClosedWindow(w * width, (w + 1) * width, leaves)
+            channels, merchants = self._open.pop(w, ({}, {}))
+            window = ClosedWindow(w * width, (w + 1) * width, channels, merchants)
             window.observations = self._observe(window, self._sketches.pop(w, {}))
             closed.append(window)
         self.next_close = max(self.next_close, stop)  # type: ignore[type-var]
         return closed
 
     def _observe(self, window: ClosedWindow, sketches: dict[str, DDSketch]) -> list[Observation]:
-        """Sum leaves into the all-payments scope and one scope per known channel."""
-        by_channel: dict[str, list[float]] = {c: [0] * _SLOTS for c in self.channels}
-        for (channel, _merchant), acc in window.leaves.items():
-            _add_into(by_channel[channel], acc)
+        """One observation for all payments and one per known channel (zeros when quiet)."""
+        by_channel = {c: window.channels.get(c) or [0] * _SLOTS for c in self.channels}
         total = [0] * _SLOTS
         for acc in by_channel.values():
             _add_into(total, acc)
@@ -213,7 +230,10 @@ class Windows:
             "next_close": self.next_close,
             "channels": sorted(self.channels),
             "tracked": sorted(self.tracked),
-            "open": [[w, [[c, m, acc] for (c, m), acc in leaves.items()]] for w, leaves in self._open.items()],
+            "open": [
+                [w, list(channels.items()), [[c, m, acc] for (c, m), acc in merchants.items()]]
+                for w, (channels, merchants) in self._open.items()
+            ],
         }
 
     def restore(self, state: dict) -> None:
@@ -221,7 +241,10 @@ class Windows:
         self.next_close = state["next_close"]
         self.channels = set(state["channels"])
         self.tracked = frozenset(state["tracked"])
-        self._open = {w: {(c, m): list(acc) for c, m, acc in leaves} for w, leaves in state["open"]}
+        self._open = {
+            w: ({c: list(acc) for c, acc in channels}, {(c, m): list(acc) for c, m, acc in merchants})
+            for w, channels, merchants in state["open"]
+        }
 
 
 def _add_into(target: list[float], acc: list[float]) -> None:
@@ -266,4 +289,3 @@ def observation_of(
         int(acc[C_OTHER]),
         int(acc[STUCK]),
     )
-

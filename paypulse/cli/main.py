@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer._click.exceptions import ClickException
 
 from paypulse.cli import dashboards, demo, replay, run, score_series, simulate
 from paypulse.errors import PayPulseError
@@ -30,6 +31,9 @@ def main() -> None:
     """Entry point: run the app, turning our own errors into one line and exit code 2."""
     try:
         app(standalone_mode=False)
+    except ClickException as err:  # a usage error: click's own message and exit code (2)
+        err.show()
+        sys.exit(err.exit_code)
     except PayPulseError as err:
         typer.secho(f"paypulse: {err}", err=True, fg=typer.colors.RED)
         sys.exit(2)
