@@ -2,19 +2,23 @@
 
 The command only opens the outputs; generating is :class:`~paypulse.simulator.Simulator` and
 writing is :func:`~paypulse.simulator.write_lines`, so another sink (Kafka) reuses both.
+With ``--kafka-brokers`` every line becomes one message of ``--topic``, keyed by its order id
+so a payment and its callback share a partition.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Annotated
 
+import orjson
 import typer
 
-from paypulse.errors import ConfigError
+from paypulse.errors import ConfigError, PayPulseError
 from paypulse.simulator import (
     BLOCK_MS,
     Simulator,
@@ -25,14 +29,16 @@ from paypulse.simulator import (
     write_lines,
 )
 
-__all__ = ["register", "simulate"]
+__all__ = ["kafka_writer", "register", "simulate"]
 
 
 def simulate(
     scenario: Annotated[
         Path, typer.Option("--scenario", "-s", help="scenario TOML, e.g. scenarios/day.toml")
     ],
-    out: Annotated[str, typer.Option("--out", "-o", help="events JSONL file, or '-' for stdout")],
+    out: Annotated[
+        str | None, typer.Option("--out", "-o", help="events JSONL file, or '-' for stdout")
+    ] = None,
     labels_out: Annotated[
         Path | None, typer.Option("--labels-out", help="write the incident labels (JSONL) here")
     ] = None,
@@ -40,8 +46,17 @@ def simulate(
     duration: Annotated[
         str | None, typer.Option("--duration", help="override the scenario's duration, e.g. '2h' or '90m'")
     ] = None,
+    kafka_brokers: Annotated[
+        str | None,
+        typer.Option(
+            "--kafka-brokers", help="produce to Kafka instead: bootstrap servers, host:port[,host:port]"
+        ),
+    ] = None,
+    topic: Annotated[str, typer.Option("--topic", help="Kafka topic for --kafka-brokers")] = "payments",
 ) -> None:
-    """Generate a scenario's payment events as JSON Lines, in stream order."""
+    """Generate a scenario's payment events as JSON Lines, in stream order, to a file or Kafka."""
+    if (out is None) == (kafka_brokers is None):
+        raise ConfigError("give exactly one of --out FILE and --kafka-brokers HOST:PORT")
     if seed is not None and seed < 0:
         raise ConfigError(f"invalid setting --seed = {seed}: must be >= 0")
     if duration is not None:
@@ -52,15 +67,21 @@ def simulate(
     loaded = load_scenario(scenario, seed=seed, duration=duration)
     simulator = Simulator(loaded)
     began = time.perf_counter()
-    with ExitStack() as stack:
-        stream: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open(Path(out)))
-        count = write_lines(simulator.chunks(step_ms=BLOCK_MS), line_writer(stream))
-        stream.flush()
+    if kafka_brokers is not None:
+        with kafka_writer(kafka_brokers, topic) as write:
+            count = write_lines(simulator.chunks(step_ms=BLOCK_MS), write)
+        where = f"Kafka topic {topic}"
+    else:
+        assert out is not None
+        with ExitStack() as stack:
+            stream: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open(Path(out)))
+            count = write_lines(simulator.chunks(step_ms=BLOCK_MS), line_writer(stream))
+            stream.flush()
+        where = "stdout" if out == "-" else out
     if labels_out is not None:
         with _open(labels_out) as labels:
             write_labels(simulator.labels(), labels)
     elapsed = max(time.perf_counter() - began, 1e-9)
-    where = "stdout" if out == "-" else out
     typer.echo(
         f"wrote {count} lines to {where} in {elapsed:.1f} s ({count / elapsed:,.0f} lines/s)", err=True
     )
@@ -71,6 +92,60 @@ def _open(path: Path) -> IO[bytes]:
         return path.open("wb")
     except OSError as err:
         raise ConfigError(f"cannot write {path}: {err.strerror}") from None
+
+
+def _order_key(line: bytes) -> bytes | None:
+    """The order id of a line, as the message key; None for a line that is not a JSON object."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    order_id = event.get("order_id") if isinstance(event, dict) else None
+    return order_id.encode() if isinstance(order_id, str) else None
+
+
+@contextmanager
+def kafka_writer(brokers: str, topic: str) -> Iterator[Callable[[bytes], None]]:
+    """A ``write`` for :func:`write_lines` producing each line as one message of ``topic``.
+
+    On leaving, it waits until every message is acknowledged, and raises naming the first
+    failure if any line was not delivered, so a count it reports is a count the topic holds.
+    """
+    from confluent_kafka import KafkaError, KafkaException, Producer
+
+    servers = [b.strip() for b in brokers.split(",") if b.strip()]
+    if not servers or any(":" not in b for b in servers):
+        raise ConfigError(f"invalid setting --kafka-brokers = {brokers!r}: expected host:port[,host:port]")
+    failures: list[KafkaError] = []
+
+    def delivered(err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            failures.append(err)
+
+    try:
+        producer = Producer(
+            {"bootstrap.servers": ",".join(servers), "linger.ms": 20, "enable.idempotence": True}
+        )
+    except KafkaException as err:
+        raise ConfigError(f"invalid Kafka producer setting: {err}") from None
+    produce, poll = producer.produce, producer.poll
+
+    def write(line: bytes) -> None:
+        key = _order_key(line)
+        while True:
+            try:
+                produce(topic, line, key, on_delivery=delivered)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain it
+                poll(0.05)
+
+    yield write
+    remaining = producer.flush(60)
+    if remaining or failures:
+        first = failures[0].str() if failures else "not acknowledged within 60 s"
+        raise PayPulseError(
+            f"Kafka: {remaining + len(failures)} lines not delivered to {topic} at {brokers}: {first}"
+        )
 
 
 def register(app: typer.Typer) -> None:
