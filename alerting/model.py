@@ -41,7 +41,7 @@ Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "warning", "info"]
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Scope:
     """Where: a channel, a merchant, both, or neither (``Scope()`` is all payments)."""
 

@@ -121,7 +121,9 @@ class EngineCollector(Collector):
         scores = GaugeMetricFamily(
             "paypulse_detector_score", "Detector score in [0, 1].", labels=["kind", "channel", "merchant"]
         )
-        for (kind, scope), score in sorted(engine.scores.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        for (kind, scope), score in sorted(
+            engine.scores.items(), key=lambda kv: (kv[0][0], *_labels(kv[0][1]))
+        ):
             scores.add_metric([kind, *_labels(scope)], score)
         yield scores
         firing = GaugeMetricFamily(
