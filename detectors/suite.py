@@ -1,6 +1,7 @@
 """Which detectors watch which scope, built from settings.
 
-All payments and each channel get every detector, judged every 10-second window. A tracked
+All payments and each channel get every detector, judged every 10-second window, plus a River
+model whose score is exported for dashboards. A tracked
 merchant gets the ones that matter per merchant (success rate, callback failures, stuck
 payments), judged on 1-minute roll-ups: a merchant's volume is too small and too bursty for
 the rest to mean anything, and per-minute judging keeps 200 merchants cheap.
@@ -14,6 +15,7 @@ from detectors.counts import CountDetector
 from detectors.cusum import RateRiseDetector
 from detectors.latency import LatencyDetector
 from detectors.protocol import Detector
+from detectors.river_detector import RiverScoreDetector
 from paypulse.settings import DetectorSettings
 
 __all__ = ["build_detectors"]
@@ -62,6 +64,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
     if merchant:
         return detectors
     return [
+        RiverScoreDetector("success_rate_anomaly", lambda o: o.success_rate if o.attempts >= 10 else None),
         *detectors,
         LatencyDetector(
             limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common
