@@ -71,6 +71,9 @@ SHIFTS: dict[str, Callable[[Profile], Profile]] = {
     "complaint_spike": lambda p: replace(p, complaints_per_min=p.complaints_per_min * 20),
     "stuck_payments": lambda p: replace(p, stuck_per_min=p.stuck_per_min * 100),
 }
+#: Score-only detectors (dashboards' second opinion, never alerting) are shifted like the alert
+#: kind they shadow.
+SHIFTS["success_rate_anomaly"] = SHIFTS["success_rate_drop"]
 
 
 def observations(

@@ -6,6 +6,10 @@ merchant (with default settings) and runs each check on each. A new detector is 
 the suite from its first commit, and needs only a shift of its kind in ``streams.SHIFTS``.
 
 Channels are fed 10-second windows, merchants 1-minute roll-ups, as the engine does.
+
+A detector whose kind is not an alert kind (:data:`alerting.model.KINDS`) is score-only: the
+lifecycle has no words for it, so it must never fire, and "fires on shift" becomes "its score
+reacts to the shift".
 """
 
 from __future__ import annotations
@@ -133,16 +137,18 @@ def snapshot_roundtrip_continues_identically(case: Case) -> None:
 
 
 def state_is_bounded(case: Case) -> None:
-    """The snapshot does not grow with the length of the stream once warmed up."""
+    """The snapshot does not grow with the length of the stream: the second 90 minutes need no
+    more room than the first (state bounded by time or count fills up within the first)."""
     stream = stationary_stream(case)
     detector = case.make()
     sizes = []
-    for i, obs in enumerate(stream):
+    for obs in stream:
         detector.score(obs)
         detector.update(obs)
-        if (obs.end_ms - T0) >= 2 * WARMUP_MIN * 60_000 and i % 10 == 0:
-            sizes.append(len(json.dumps(detector.snapshot())))
-    assert max(sizes) <= sizes[0] * 1.25 + 64, f"snapshot grew from {sizes[0]} to {max(sizes)} bytes"
+        sizes.append(len(json.dumps(detector.snapshot())))
+    half = len(sizes) // 2
+    first, second = max(sizes[:half]), max(sizes[half:])
+    assert second <= first * 1.1 + 64, f"snapshot grew from {first} to {second} bytes"
 
 
 def score_in_unit_interval(case: Case) -> None:
@@ -171,6 +177,9 @@ def fires_on_shift(case: Case) -> None:
     stream = shift_stream(case)
     verdicts = run(case.make(), stream)
     change_ms = T0 + SHIFT_AT_MIN * 60_000
+    if case.kind not in KINDS:
+        _score_reacts(case, verdicts, stream, change_ms)
+        return
     before = [v for v, o in zip(verdicts, stream, strict=True) if v.firing and o.end_ms <= change_ms]
     assert not before, f"fired before the change: {before[:2]}"
     fired = [(v, o) for v, o in zip(verdicts, stream, strict=True) if v.firing]
@@ -181,6 +190,26 @@ def fires_on_shift(case: Case) -> None:
     error_s = (verdict.started_at_ms - change_ms) / 1000
     assert abs(error_s) * 1000 <= START_TOLERANCE_MS, (
         f"started_at is {error_s:+.0f} s from the change (fired after {delay_s:.0f} s: {verdict.reason})"
+    )
+
+
+def _score_reacts(case: Case, verdicts: list[Verdict], stream, change_ms: int) -> None:
+    """For a score-only detector: never firing, and the score in the two minutes after the change
+    well above its level in the hour before."""
+    assert not any(v.firing for v in verdicts), f"score-only {case.kind} fired"
+    before = [
+        v.score
+        for v, o in zip(verdicts, stream, strict=True)
+        if change_ms - 3_600_000 <= o.start_ms < change_ms
+    ]
+    after = [
+        v.score
+        for v, o in zip(verdicts, stream, strict=True)
+        if change_ms <= o.start_ms < change_ms + 120_000
+    ]
+    mean_before, mean_after = sum(before) / len(before), sum(after) / len(after)
+    assert mean_after >= max(0.5, 3 * mean_before), (
+        f"score {mean_before:.2f} before vs {mean_after:.2f} after"
     )
 
 
@@ -217,9 +246,8 @@ def test_detector_contract(case: Case, check: Callable[[Case], None]) -> None:
 
 def test_every_built_detector_has_a_known_kind_and_a_shift_to_test_it() -> None:
     kinds = {case.kind for case in CASES}
-    assert kinds <= set(KINDS)
     assert kinds <= set(SHIFTS), f"no shift generator for {kinds - set(SHIFTS)}"
-    assert {c.kind for c in CASES if c.scope.merchant_id is None} == set(KINDS), (
+    assert {c.kind for c in CASES if c.scope.merchant_id is None} >= set(KINDS), (
         "a channel watches every kind"
     )
 
