@@ -7,6 +7,7 @@ demo:            ## install and run the demo: simulator, SQLite, local alert log
 test:            ## install everything (Python packages, Prometheus, Chromium, Kafka) and run every test
 	scripts/install-system
 	scripts/install dev
+	scripts/install-kafka
 	scripts/test
 
 check:

@@ -2,6 +2,8 @@
 
     read-lines -> one-shard -> monitor-payments -> write-outputs
 
+(:mod:`dataflows.kafka` reads Kafka instead and shares ``monitor-payments`` and ``write-outputs``.)
+
 ``monitor-payments`` is a ``stateful_batch`` step holding one :class:`~paypulse.engine.Engine`;
 windows, joins and detectors live inside it, not in Bytewax's windowing operators, which cost
 several microseconds per key update (see the README's benchmark). Run it with
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.operators import StatefulBatchLogic
+from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from dataflows.sources import LineBatchSource
@@ -78,14 +80,13 @@ class OutputsSink(DynamicSink[tuple[str, EngineOutput]]):
         return _OutputsPartition(self.outputs)
 
 
-def build_flow(
+def monitor(
+    lines: KeyedStream[list[bytes]],
     settings: Settings,
-    source: Source,
-    outputs: Outputs,
     on_engine: Callable[[Engine], None] = lambda engine: None,
     on_batch: Callable[[float], None] | None = None,
-) -> Dataflow:
-    """Wire a source, the engine and the outputs.
+) -> KeyedStream[EngineOutput]:
+    """The ``monitor-payments`` step every flow shares: batches of lines in, engine outputs out.
 
     ``on_engine`` is handed the engine once built (for /metrics); ``on_batch`` gets each batch's
     processing time in seconds (the batch-duration histogram).
@@ -97,10 +98,21 @@ def build_flow(
             engine.restore(resume)
         return EngineLogic(engine, on_engine, on_batch)
 
+    return op.stateful_batch("monitor-payments", lines, build_logic)
+
+
+def build_flow(
+    settings: Settings,
+    source: Source,
+    outputs: Outputs,
+    on_engine: Callable[[Engine], None] = lambda engine: None,
+    on_batch: Callable[[float], None] | None = None,
+) -> Dataflow:
+    """Wire a line source (file, stdin, simulator), the engine and the outputs."""
     flow = Dataflow("paypulse")
     batches = op.input("read-lines", flow, LineBatchSource(source, settings.source.batch_size))
     keyed = op.key_on("one-shard", batches, lambda _lines: "all")
-    results = op.stateful_batch("monitor-payments", keyed, build_logic)
+    results = monitor(keyed, settings, on_engine, on_batch)
     op.output("write-outputs", results, OutputsSink(outputs))
     return flow
 

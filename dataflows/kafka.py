@@ -39,7 +39,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.operators import StatefulBatchLogic
 from confluent_kafka.admin import AdminClient
 
-from dataflows.flow import EngineLogic, OutputsSink
+from dataflows.flow import OutputsSink, monitor
 from paypulse.clock import Clock, SystemClock
 from paypulse.engine import Engine, EngineOutput
 from paypulse.events import DeadLetter
@@ -254,12 +254,6 @@ def build_kafka_flow(
             merge.restore(resume)
         return _MergeLogic(merge)
 
-    def build_engine(resume: dict | None) -> EngineLogic:
-        engine = Engine(settings)
-        if resume is not None:
-            engine.restore(resume)
-        return EngineLogic(engine, on_engine, on_batch)
-
     flow = Dataflow("paypulse")
     kafka = kop.input(
         "read-kafka",
@@ -272,7 +266,7 @@ def build_kafka_flow(
     )
     stamped = op.flat_map_batch("stamp-lines", kafka.oks, stamp_lines)
     ordered = op.stateful_batch("merge-partitions", stamped, build_merge)
-    results = op.stateful_batch("monitor-payments", ordered, build_engine)
+    results = monitor(ordered, settings, on_engine, on_batch)
     rejected = op.flat_map_batch("kafka-errors", kafka.errs, errors_to_dead_letters)
     op.output("write-outputs", op.merge("all-outputs", results, rejected), OutputsSink(outputs))
     return flow
