@@ -70,7 +70,7 @@ class RiverScoreDetector:
 
     def snapshot(self) -> dict[str, Any]:
         """The rolling window's values: plain data, replayed into a fresh model on restore."""
-        return {"v": 1, "window": list(self.model.gaussian.window)}
+        return {"v": 1, "window": [args[0] for args, _kwargs in self.model.gaussian.window]}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.model = anomaly.GaussianScorer(window_size=self.window_size, grace_period=self.grace_period)
