@@ -58,7 +58,7 @@ class RiverScoreDetector:
             score=score,
             firing=False,
             started_at_ms=None,
-            value=x if x is not None else math.nan,
+            value=x if x is not None else mean,  # too few payments to measure: report the expectation
             baseline=mean,
             reason=f"river GaussianScorer score {score:.2f}",
         )

@@ -115,7 +115,7 @@ def parse_line(raw: bytes) -> Event | DeadLetter:
         return DeadLetter(raw[:MAX_KEPT], "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}")
     try:
         return _normalise(_DECODER.decode(raw))
-    except (msgspec.DecodeError, InputError) as err:
+    except (msgspec.DecodeError, InputError, UnicodeDecodeError) as err:
         return _dead_letter(raw, err)
 
 
@@ -135,7 +135,7 @@ def parse_batch(lines: list[bytes]) -> tuple[list[Event], list[bytes], list[Dead
             continue
         try:
             events.append(_normalise(decode(raw)))
-        except (msgspec.DecodeError, InputError) as err:
+        except (msgspec.DecodeError, InputError, UnicodeDecodeError) as err:
             dead.append(_dead_letter(raw, err))
         else:
             raws.append(raw)
@@ -155,11 +155,10 @@ def _normalise(event: Event) -> Event:
 
 
 def _to_ms(value: int | datetime, field: str) -> int:
-    if type(value) is int:
-        if not _EPOCH_MS_MIN <= value <= _EPOCH_MS_MAX:
-            raise InputError("bad_timestamp", f"{field}={value} is not epoch milliseconds in 2000..2100")
-        return value
-    return int(value.timestamp() * 1000)  # type: ignore[union-attr]
+    ms = value if type(value) is int else int(value.timestamp() * 1000)  # type: ignore[union-attr]
+    if not _EPOCH_MS_MIN <= ms <= _EPOCH_MS_MAX:
+        raise InputError("bad_timestamp", f"{field}={value} is outside 2000..2100 (epoch ms or RFC 3339)")
+    return ms
 
 
 def _to_amount(value: float | str) -> float:
@@ -176,6 +175,8 @@ def _to_amount(value: float | str) -> float:
 def _dead_letter(raw: bytes, err: Exception) -> DeadLetter:
     if isinstance(err, InputError):
         return DeadLetter(raw[:MAX_KEPT], err.reason, err.detail)
+    if isinstance(err, UnicodeDecodeError):  # msgspec raises it for invalid UTF-8 inside a string
+        return DeadLetter(raw[:MAX_KEPT], "bad_encoding", str(err))
     return DeadLetter(raw[:MAX_KEPT], _reason_of(raw, str(err)), str(err))
 
 

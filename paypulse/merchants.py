@@ -79,7 +79,11 @@ class MerchantMinutes:
         return self._emit(tracked) if self._minute is not None else []
 
     def snapshot(self) -> dict:
-        return {"minute": self._minute, "acc": {m: [list(a) for a in accs] for m, accs in self._acc.items()}}
+        return {
+            "v": 1,
+            "minute": self._minute,
+            "acc": {m: [list(a) for a in accs] for m, accs in self._acc.items()},
+        }
 
     def restore(self, state: dict) -> None:
         self._minute = state["minute"]

@@ -72,7 +72,7 @@ class WindowSettings(Section):
     @classmethod
     def _whole_seconds(cls, width: timedelta) -> timedelta:
         if width.total_seconds() < 1 or width.total_seconds() % 1:
-            raise ValueError("must be a whole number of seconds >= 1, e.g. '10s' or 10")
+            raise ValueError("must be a whole number of seconds >= 1, e.g. 10 or 'PT10S'")
         return width
 
 

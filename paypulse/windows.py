@@ -90,6 +90,7 @@ class Windows:
         self.tracked: frozenset[str] = frozenset(tracked_merchants)
         self.max_ts = -1
         self.next_close: int | None = None  # id of the oldest window not yet closed
+        self.closed_any = False
         self.channels: set[str] = set()
         # window id -> (channel -> accumulator, (channel, tracked merchant) -> accumulator)
         self._open: dict[int, tuple[dict[str, list[float]], dict[LeafKey, list[float]]]] = {}
@@ -106,12 +107,13 @@ class Windows:
         """Count one event; False when it is too late for its window."""
         ts = event.ts
         w = ts // self.width_ms
-        if self.next_close is not None and w < self.next_close:
-            return False
+        next_close = self.next_close
+        if next_close is None or w < next_close:
+            if next_close is not None and self.closed_any:
+                return False
+            self.next_close = w  # nothing closed yet: the stream starts at its oldest window
         if ts > self.max_ts:
             self.max_ts = ts
-            if self.next_close is None:
-                self.next_close = w
         window = self._open.get(w)
         if window is None:
             window = self._open[w] = ({}, {})
@@ -187,7 +189,7 @@ class Windows:
         """Close everything still open (end of a replay)."""
         if self.next_close is None:
             return []
-        return self._close_until(max(self._open, default=self.next_close) + 1)
+        return self._close_until(max(self._open, default=self.next_close - 1) + 1)
 
     def _close_until(self, stop: int) -> list[ClosedWindow]:
         closed = []
@@ -197,7 +199,9 @@ class Windows:
             window = ClosedWindow(w * width, (w + 1) * width, channels, merchants)
             window.observations = self._observe(window, self._sketches.pop(w, {}))
             closed.append(window)
-        self.next_close = max(self.next_close, stop)  # type: ignore[type-var]
+        if stop > self.next_close:  # type: ignore[operator]
+            self.next_close = stop
+            self.closed_any = True
         return closed
 
     def _observe(self, window: ClosedWindow, sketches: dict[str, DDSketch]) -> list[Observation]:
@@ -228,6 +232,7 @@ class Windows:
             "v": 1,
             "max_ts": self.max_ts,
             "next_close": self.next_close,
+            "closed_any": self.closed_any,
             "channels": sorted(self.channels),
             "tracked": sorted(self.tracked),
             "open": [
@@ -239,6 +244,7 @@ class Windows:
     def restore(self, state: dict) -> None:
         self.max_ts = state["max_ts"]
         self.next_close = state["next_close"]
+        self.closed_any = state["closed_any"]
         self.channels = set(state["channels"])
         self.tracked = frozenset(state["tracked"])
         self._open = {

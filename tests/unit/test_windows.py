@@ -236,10 +236,6 @@ def test_late_event_is_refused_once_its_window_closed() -> None:
     assert w.add(Payment(T0 + 10_000, "alipay", "in-time", 1.0, "succeeded"))  # its window is still open
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the first event's window opens the stream: an older event within the lateness is refused",
-)
 def test_event_older_than_the_first_within_lateness_is_counted() -> None:
     w = make_windows()
     assert w.add(Payment(T0 + 15_000, "alipay", "first", 1.0, "succeeded"))
@@ -278,7 +274,6 @@ def test_close_all_closes_everything_and_later_events_are_late() -> None:
     assert [c.start_ms - T0 for c in w.close_all()] == [30_000]
 
 
-@pytest.mark.xfail(strict=True, reason="close_all with nothing open closes one more, empty, window")
 def test_close_all_twice_closes_nothing_the_second_time() -> None:
     w = make_windows()
     w.add(Payment(T0, "alipay", "o1", 5.0, "succeeded"))
