@@ -50,7 +50,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
         ),
         CountDetector(
             "stuck_payments",
-            lambda o: o.stuck,
+            lambda o: o.overdue,
             "up",
             span=span,
             ratio=3.0,

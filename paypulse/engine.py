@@ -28,7 +28,7 @@ from paypulse.merchants import HeavyHitters, MerchantMinutes
 from paypulse.observation import Observation, add_observations
 from paypulse.settings import Settings
 from paypulse.stuck import StuckTracker
-from paypulse.windows import ClosedWindow, Windows
+from paypulse.windows import OVERDUE, ClosedWindow, Windows
 
 __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
@@ -71,7 +71,11 @@ class Engine:
         self.width_ms = int(w.width.total_seconds() * 1000)
         lateness_ms = int(w.lateness.total_seconds() * 1000)
         self.windows = Windows(self.width_ms, lateness_ms, int(w.slow_callback.total_seconds() * 1000))
-        self.stuck = StuckTracker(int(w.stuck_timeout.total_seconds() * 1000), w.max_pending_orders)
+        self.stuck = StuckTracker(
+            int(w.stuck_timeout.total_seconds() * 1000),
+            w.max_pending_orders,
+            overdue_ms=int(w.slow_callback.total_seconds() * 1000),
+        )
         self.ids = EventIdFilter(horizon_ms=2 * lateness_ms + 60_000, max_ids=_MAX_DEDUP_IDS)
         self.heavy = HeavyHitters(capacity=max(10 * w.top_merchants, 1))
         self.top_merchants = w.top_merchants
@@ -145,7 +149,12 @@ class Engine:
         if self.windows.max_ts < 0:
             return out
         self.ids.expire(self.windows.max_ts)
-        for order in self.stuck.expire(self.windows.watermark):
+        watermark = self.windows.watermark
+        for order in self.stuck.overdue(watermark):
+            self.windows.add_stuck(
+                order.paid_ms + self.stuck.overdue_ms, order.channel, order.merchant_id, OVERDUE
+            )
+        for order in self.stuck.expire(watermark):
             self.windows.add_stuck(order.paid_ms + self.stuck.timeout_ms, order.channel, order.merchant_id)
         for window in close():
             out.windows.append(window)
@@ -194,10 +203,13 @@ class Engine:
         out.alerts += changes
 
     def _stuck_detail(self, scope: Scope) -> str:
+        waiting = (self.stuck.pending.get(i) or self.stuck.stuck_now.get(i) for i in self.stuck.samples)
         samples = [
             o.order_id
-            for o in self.stuck.stuck_now.values()
-            if scope.channel in (None, o.channel) and scope.merchant_id in (None, o.merchant_id)
+            for o in waiting
+            if o is not None
+            and scope.channel in (None, o.channel)
+            and scope.merchant_id in (None, o.merchant_id)
         ][-5:]
         return f"; e.g. orders {', '.join(samples)}" if samples else ""
 

@@ -59,6 +59,7 @@ def _view(ring: Any) -> Observation | None:
         sum(o.complaints_refund for o in rows),
         sum(o.complaints_other for o in rows),
         sum(o.stuck for o in rows),
+        sum(o.overdue for o in rows),
     )
 
 

@@ -36,6 +36,7 @@ class Observation:
     complaints_refund: int = 0
     complaints_other: int = 0
     stuck: int = 0  # paid orders that crossed the stuck timeout in this window
+    overdue: int = 0  # paid orders still without a callback at the overdue mark (windows.slow_callback)
 
     @property
     def failures(self) -> int:
@@ -91,4 +92,5 @@ def add_observations(a: Observation, b: Observation) -> Observation:
         a.complaints_refund + b.complaints_refund,
         a.complaints_other + b.complaints_other,
         a.stuck + b.stuck,
+        a.overdue + b.overdue,
     )

@@ -30,6 +30,10 @@ class StuckOrder:
 class StuckTracker:
     """Bounded join of succeeded payments and processed callbacks.
 
+    Besides the stuck timeout there is an earlier ``overdue_ms`` mark: callbacks normally come
+    within seconds, so a burst of paid orders still waiting after a minute is already the
+    statistical sign of stuck payments, minutes before any of them formally times out.
+
     >>> t = StuckTracker(timeout_ms=300_000, max_pending=1000)
     >>> t.paid("o1", 0, "alipay", "m1", 10.0); t.paid("o2", 1000, "alipay", None, 5.0)
     >>> t.processed("o2", 2000)
@@ -37,8 +41,11 @@ class StuckTracker:
     ['o1']
     """
 
-    def __init__(self, timeout_ms: int, max_pending: int, samples: int = 20) -> None:
+    def __init__(
+        self, timeout_ms: int, max_pending: int, samples: int = 20, overdue_ms: int | None = None
+    ) -> None:
         self.timeout_ms = timeout_ms
+        self.overdue_ms = timeout_ms if overdue_ms is None else min(overdue_ms, timeout_ms)
         self.max_pending = max_pending
         self.pending: dict[str, StuckOrder] = {}
         self.recent_callbacks: dict[str, int] = {}  # order_id -> callback time, for early callbacks
@@ -46,6 +53,7 @@ class StuckTracker:
         self.samples: deque[str] = deque(maxlen=samples)
         self.evicted = 0  # pending orders dropped to stay within max_pending
         self._pending_order: deque[tuple[int, str]] = deque()
+        self._overdue_order: deque[tuple[int, str]] = deque()
         self._callback_order: deque[tuple[int, str]] = deque()
         self._stuck_order: deque[tuple[int, str]] = deque()
 
@@ -58,6 +66,7 @@ class StuckTracker:
                 self.evicted += 1
         self.pending[order_id] = StuckOrder(order_id, paid_ms, channel, merchant_id, amount)
         self._pending_order.append((paid_ms, order_id))
+        self._overdue_order.append((paid_ms, order_id))
 
     def processed(self, order_id: str, ts_ms: int) -> StuckOrder | None:
         """A processed callback; returns the order if it had been declared stuck (a late recovery)."""
@@ -70,6 +79,19 @@ class StuckTracker:
             self.recent_callbacks[order_id] = ts_ms
             self._callback_order.append((ts_ms, order_id))
         return recovered
+
+    def overdue(self, watermark_ms: int) -> list[StuckOrder]:
+        """Orders still without a callback ``overdue_ms`` after payment, each reported once."""
+        deadline = watermark_ms - self.overdue_ms
+        out = []
+        queue, pending = self._overdue_order, self.pending
+        while queue and queue[0][0] <= deadline:
+            paid_ms, order_id = queue.popleft()
+            order = pending.get(order_id)
+            if order is not None and order.paid_ms == paid_ms:
+                out.append(order)
+                self.samples.append(order_id)
+        return out
 
     def expire(self, watermark_ms: int) -> list[StuckOrder]:
         """Orders that crossed the timeout by ``watermark_ms``, oldest first."""
@@ -85,7 +107,8 @@ class StuckTracker:
             out.append(order)
             self.stuck_now[order_id] = order
             self._stuck_order.append((paid_ms, order_id))
-            self.samples.append(order_id)
+            if order_id not in self.samples:
+                self.samples.append(order_id)
         _forget(self._callback_order, self.recent_callbacks, deadline, lambda ts: ts)
         _forget(self._stuck_order, self.stuck_now, deadline - 12 * self.timeout_ms, lambda o: o.paid_ms)
         return out
@@ -100,6 +123,7 @@ class StuckTracker:
             "stuck_now": rows(self.stuck_now),
             "recent_callbacks": list(self.recent_callbacks.items()),
             "samples": list(self.samples),
+            "overdue_order": [list(row) for row in self._overdue_order],
             "evicted": self.evicted,
         }
 
@@ -108,6 +132,7 @@ class StuckTracker:
         self.stuck_now = {r[0]: StuckOrder(*r) for r in state["stuck_now"]}
         self.recent_callbacks = dict(state["recent_callbacks"])
         self._pending_order = deque((o.paid_ms, o.order_id) for o in self.pending.values())
+        self._overdue_order = deque(tuple(row) for row in state["overdue_order"])
         self._stuck_order = deque((o.paid_ms, o.order_id) for o in self.stuck_now.values())
         self._callback_order = deque((ts, o) for o, ts in self.recent_callbacks.items())
         self.samples.extend(state["samples"])

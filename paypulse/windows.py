@@ -32,8 +32,8 @@ MAX_CHANNELS: Final = 32  # channels beyond this are pooled as "other" to bound 
 
 # Accumulator slots. A list of numbers is the cheapest mutable record CPython has.
 ATTEMPTS, SUCCESSES, AMOUNT, LOG_SUM, LOG_SQ, CALLBACKS, CB_FAILED, CB_SLOW = range(8)
-C_PAID_NOT_UPDATED, C_CHARGED_TWICE, C_REFUND, C_OTHER, STUCK = range(8, 13)
-_SLOTS: Final = 13
+C_PAID_NOT_UPDATED, C_CHARGED_TWICE, C_REFUND, C_OTHER, STUCK, OVERDUE = range(8, 14)
+_SLOTS: Final = 14
 _COMPLAINT_SLOT: Final = {
     "paid_not_updated": C_PAID_NOT_UPDATED,
     "charged_twice": C_CHARGED_TWICE,
@@ -168,15 +168,16 @@ class Windows:
                 a[slot] += 1
         return True
 
-    def add_stuck(self, ts_ms: int, channel: str, merchant: str | None) -> None:
-        """Count a paid order that crossed the stuck timeout at ``ts_ms`` (in the oldest open window)."""
+    def add_stuck(self, ts_ms: int, channel: str, merchant: str | None, slot: int = STUCK) -> None:
+        """Count a paid order that crossed the stuck timeout (or, with ``slot=OVERDUE``, the overdue
+        mark) at ``ts_ms``, in its window or the oldest open one."""
         w = max(ts_ms // self.width_ms, self.next_close or 0)
         window = self._open.setdefault(w, ({}, {}))
         accs = [window[0].setdefault(channel, [0] * _SLOTS)]
         if merchant is not None and merchant in self.tracked:
             accs.append(window[1].setdefault((channel, merchant), [0] * _SLOTS))
         for acc in accs:
-            acc[STUCK] += 1
+            acc[slot] += 1
 
     def advance(self) -> list[ClosedWindow]:
         """Close every window the watermark has passed, oldest first, empty ones included."""
@@ -294,4 +295,5 @@ def observation_of(
         int(acc[C_REFUND]),
         int(acc[C_OTHER]),
         int(acc[STUCK]),
+        int(acc[OVERDUE]),
     )

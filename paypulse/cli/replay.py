@@ -83,7 +83,7 @@ def _print_evaluation(alerts_out: Path, labels: Path, engine) -> None:  # type: 
             "-" if row["p90_delay_s"] is None else f"{row['p90_delay_s']:.0f}s",
             f"{row['false_per_day']:.2f}",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
 
 
 def register(app: typer.Typer) -> None:

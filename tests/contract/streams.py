@@ -150,4 +150,5 @@ def _window(rng: np.random.Generator, scope: Scope, start: int, width_ms: int, p
         complaints_refund=int(complaints[2]),
         complaints_other=int(complaints[3]),
         stuck=int(rng.poisson(p.stuck_per_min * minutes)),
+        overdue=int(rng.poisson(p.stuck_per_min * minutes)),
     )
