@@ -1,7 +1,9 @@
 """Which detectors watch which scope, built from settings.
 
 All payments and each channel get every detector, judged every 10-second window, plus a River
-model whose score is exported for dashboards. A tracked
+model whose score is exported for dashboards; their success-rate and callback-failure tests are
+sequential per event (stepped by the engine as outcomes arrive), so they need not wait for the
+window to close. A tracked
 merchant gets the ones that matter per merchant (success rate, callback failures, stuck
 payments), judged on 1-minute roll-ups: a merchant's volume is too small and too bursty for
 the rest to mean anything, and per-minute judging keeps 200 merchants cheap.
@@ -16,6 +18,7 @@ from detectors.cusum import RateRiseDetector
 from detectors.latency import LatencyDetector
 from detectors.protocol import Detector
 from detectors.river_detector import RiverScoreDetector
+from detectors.sequential import SequentialRateDetector
 from paypulse.settings import DetectorSettings
 
 __all__ = ["build_detectors"]
@@ -27,27 +30,39 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
     span = 1 if merchant else max(60_000 // window_ms, 1)
     warmup_ms = int(s.warmup.total_seconds() * 1000)
     common = {"fire_after": s.fire_after, "resolve_after": s.resolve_after}
-    detectors: list[Detector] = [
-        RateRiseDetector(
+    rates = (
+        (
             "success_rate_drop",
+            "payments",
             lambda o: (o.attempts, o.attempts - o.successes),
-            rise=s.success_rate_drop,
-            false_alarm_days=s.false_alarm_days,
-            min_total=s.min_attempts,
-            min_bad=s.min_failures,
-            warmup_ms=warmup_ms,
-            invert_value=True,
+            s.success_rate_drop,
+            s.min_attempts,
+            {"invert_value": True},
         ),
-        RateRiseDetector(
+        (
             "callback_failure_high",
+            "callbacks",
             lambda o: (o.callbacks, o.callback_failures),
-            rise=s.callback_failure_limit,
-            false_alarm_days=s.false_alarm_days,
-            min_total=s.min_callbacks,
-            min_bad=s.min_failures,
-            warmup_ms=warmup_ms,
-            prior_rate=0.01,
+            s.callback_failure_limit,
+            s.min_callbacks,
+            {"prior_rate": 0.01},
         ),
+    )
+    detectors: list[Detector] = []
+    for kind, stream, outcomes, rise, min_total, extra in rates:
+        common_rate = {
+            "rise": rise,
+            "false_alarm_days": s.false_alarm_days,
+            "min_total": min_total,
+            "min_bad": s.min_failures,
+            "warmup_ms": warmup_ms,
+            **extra,
+        }
+        if merchant:  # judged per minute from windows
+            detectors.append(RateRiseDetector(kind, outcomes, **common_rate))
+        else:  # stepped per event by the engine, taught by windows
+            detectors.append(SequentialRateDetector(kind, stream, outcomes, **common_rate))
+    detectors += [
         CountDetector(
             "stuck_payments",
             lambda o: o.overdue,

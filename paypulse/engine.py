@@ -20,6 +20,7 @@ from typing import Any
 from alerting.lifecycle import AlertLifecycle
 from alerting.model import Alert, Scope
 from detectors.protocol import Detector
+from detectors.sequential import SequentialRateDetector
 from detectors.suite import build_detectors
 from paypulse.dedup import EventIdFilter
 from paypulse.errors import StateError
@@ -87,6 +88,8 @@ class Engine:
         self.scores: dict[tuple[str, Scope], float] = {}
         self.totals: dict[str, Observation] = {}  # per channel, since start: the Prometheus counters
         self.lock = threading.RLock()  # held by the adapter around process(); readers take it too
+        # channel -> (detectors stepped per payment, per callback): that channel's and all payments'
+        self._steppers: dict[str, tuple[tuple[SequentialRateDetector, ...], ...]] = {}
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -99,6 +102,7 @@ class Engine:
         paid = self.stuck.paid
         processed = self.stuck.processed
         heavy_add = self.heavy.add
+        steppers = self._steppers
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
             event_id = event.event_id
@@ -111,16 +115,23 @@ class Engine:
                 )
                 continue
             kind = type(event)
+            step = steppers.get(event.channel) or self._stepper(event.channel)
             if kind is Payment:
                 n_pay += 1
                 merchant = event.merchant_id
                 if merchant is not None:
                     heavy_add(merchant)
-                if event.status == "succeeded":
+                failed = event.status != "succeeded"
+                for detector in step[0]:
+                    detector.step(failed, event.ts)
+                if not failed:
                     paid(event.order_id, event.ts, event.channel, merchant, event.amount)
             elif kind is Callback:
                 n_cb += 1
-                if event.status == "processed" and processed(event.order_id, event.ts) is not None:
+                failed = event.status != "processed"
+                for detector in step[1]:
+                    detector.step(failed, event.ts)
+                if not failed and processed(event.order_id, event.ts) is not None:
                     self.stats.recovered_stuck += 1
             else:
                 n_complaint += 1
@@ -130,7 +141,9 @@ class Engine:
         self.stats.duplicates += n_dup
         for letter in dead:
             self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
-        out = self._close(self.windows.advance)
+        out = EngineOutput()
+        self._collect_sequential(out)
+        out.extend(self._close(self.windows.advance))
         out.dead_letters = dead
         out.event_time_ms = self.windows.max_ts
         return out
@@ -189,6 +202,8 @@ class Engine:
                 detectors = self.detectors[obs.scope] = build_detectors(
                     obs.scope, self.settings.detectors, self.width_ms
                 )
+                if obs.scope.merchant_id is None:
+                    self._steppers.clear()  # a new channel scope: rebuild who steps what
             for detector in detectors:
                 verdict = detector.score(obs)
                 detector.update(obs)
@@ -196,11 +211,40 @@ class Engine:
                 detail = self._stuck_detail(obs.scope) if verdict.kind == "stuck_payments" else ""
                 verdicts.append((verdict, obs, detail))
         now_ms = max(self.windows.max_ts, observations[-1].end_ms) if observations else self.windows.max_ts
+        self._announce(verdicts, now_ms, out)
+
+    def _announce(self, verdicts: list, now_ms: int, out: EngineOutput) -> None:
         changes = self.lifecycle.observe(verdicts, now_ms, tuple(sorted(self.windows.channels)))
         for alert in changes:
             key = f"{alert.kind}|{alert.status}"
             self.stats.alerts[key] = self.stats.alerts.get(key, 0) + 1
         out.alerts += changes
+
+    def _stepper(self, channel: str) -> tuple[tuple[SequentialRateDetector, ...], ...]:
+        """The per-event detectors an event of ``channel`` feeds (built once its scopes exist)."""
+        found = [d for scope in (Scope(channel), Scope()) for d in self.detectors.get(scope, ())]
+        sequential = [d for d in found if isinstance(d, SequentialRateDetector)]
+        step = (
+            tuple(d for d in sequential if d.stream == "payments"),
+            tuple(d for d in sequential if d.stream == "callbacks"),
+        )
+        self._steppers[channel] = step  # cleared whenever a new channel scope appears
+        return step
+
+    def _collect_sequential(self, out: EngineOutput) -> None:
+        """Alert changes that per-event detectors made during the batch, at the event that caused them."""
+        changes = []
+        for scope, detectors in self.detectors.items():
+            for detector in detectors:
+                at = getattr(detector, "changed_at_ms", None)
+                if at is None:
+                    continue
+                detector.changed_at_ms = None  # type: ignore[attr-defined]
+                ring = self.history.get(scope)
+                obs = ring[-1] if ring else Observation(scope, at, at)
+                changes.append((at, detector.score(obs), obs))
+        for at, verdict, obs in sorted(changes, key=lambda c: c[0]):
+            self._announce([(verdict, obs, "")], at, out)
 
     def _stuck_detail(self, scope: Scope) -> str:
         waiting = (self.stuck.pending.get(i) or self.stuck.stuck_now.get(i) for i in self.stuck.samples)

@@ -207,7 +207,8 @@ class Windows:
 
     def _observe(self, window: ClosedWindow, sketches: dict[str, DDSketch]) -> list[Observation]:
         """One observation for all payments and one per known channel (zeros when quiet)."""
-        by_channel = {c: window.channels.get(c) or [0] * _SLOTS for c in self.channels}
+        # sorted: float sums must not depend on set order, or replays would differ in the last bit
+        by_channel = {c: window.channels.get(c) or [0] * _SLOTS for c in sorted(self.channels)}
         total = [0] * _SLOTS
         for acc in by_channel.values():
             _add_into(total, acc)

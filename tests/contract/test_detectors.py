@@ -70,12 +70,26 @@ CASES = discover()
 
 
 def run(detector: Detector, stream) -> list[Verdict]:
-    """What the engine does with each window: judge, then learn."""
+    """What the engine does with each window: step a per-event detector with the window's
+    outcomes as they arrive, then judge, then learn."""
     verdicts = []
+    step = getattr(detector, "step", None)
     for obs in stream:
+        if step is not None:
+            for bad, ts in outcomes_of(detector, obs):
+                step(bad, ts)
         verdicts.append(detector.score(obs))
         detector.update(obs)
     return verdicts
+
+
+def outcomes_of(detector: Detector, obs: Observation) -> list[tuple[bool, int]]:
+    """The window's outcomes one by one, the bad ones spread evenly, with times inside the window."""
+    total, bad = detector.outcomes(obs)  # type: ignore[attr-defined]
+    width = obs.end_ms - obs.start_ms
+    every = total / bad if bad else math.inf
+    spaced = [bad > 0 and math.floor((i + 1) / every) > math.floor(i / every) for i in range(total)]
+    return [(is_bad, obs.start_ms + i * width // max(total, 1)) for i, is_bad in enumerate(spaced)]
 
 
 def shift_stream(case: Case, seed: int = 7):
