@@ -77,7 +77,7 @@ def kl_bernoulli(q1: float, q0: float) -> float:
     the best sequential test gathers evidence.
 
     >>> round(kl_bernoulli(0.10, 0.05), 5)
-    0.02066
+    0.02065
     >>> kl_bernoulli(0.05, 0.05)
     0.0
     """
