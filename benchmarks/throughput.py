@@ -26,6 +26,7 @@ import cProfile
 import importlib
 import io
 import json
+import os
 import pstats
 import subprocess
 import sys
@@ -58,12 +59,17 @@ class Measurement:
     variant: str
     lines: int
     seconds: float
+    cpu_seconds: float  # this process's CPU time: steadier than wall time on a busy machine
     peak_rss_mib: float
     alerts: int  # alert changes written; (a) and (b) must agree
 
     @property
     def rate(self) -> float:
         return self.lines / self.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.lines / self.cpu_seconds
 
 
 # -- the variants, each run inside a child process -----------------------------------------------
@@ -148,10 +154,17 @@ def _child(variant: str, events: Path, workdir: Path, config: Path | None) -> No
     settings = None if variant == "plain" else _settings(config, workdir, variant)
     for module in IMPORTS[variant]:
         importlib.import_module(module)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     lines, alerts = RUNNERS[variant](events, settings)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"lines": lines, "seconds": seconds, "peak_rss_mib": peak_rss_mib(), "alerts": alerts}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    result = {
+        "lines": lines,
+        "seconds": seconds,
+        "cpu": cpu,
+        "peak_rss_mib": peak_rss_mib(),
+        "alerts": alerts,
+    }
+    print(json.dumps(result))
 
 
 def measure(variant: str, events: Path, workdir: Path, config: Path | None) -> Measurement:
@@ -164,7 +177,9 @@ def measure(variant: str, events: Path, workdir: Path, config: Path | None) -> M
     if done.returncode != 0:
         raise SystemExit(f"variant {variant} failed (exit {done.returncode}):\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return Measurement(variant, result["lines"], result["seconds"], result["peak_rss_mib"], result["alerts"])
+    return Measurement(
+        variant, result["lines"], result["seconds"], result["cpu"], result["peak_rss_mib"], result["alerts"]
+    )
 
 
 # -- profile -------------------------------------------------------------------------------------
@@ -191,16 +206,17 @@ def profile_engine(events: Path, workdir: Path, config: Path | None, top: int = 
 
 def table(best: dict[str, Measurement], peak: dict[str, float]) -> str:
     """A Markdown table the README can quote."""
-    plain = best["plain"].rate
+    plain, plain_cpu = best["plain"].rate, best["plain"].cpu_rate
     rows = [
-        "| variant | events/s | vs plain loop | peak RSS (MiB) | alert changes |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | events/s | vs plain | events/CPU-s | vs plain (CPU) | peak RSS (MiB) | alert changes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for variant in VARIANTS:
         m = best[variant]
         alerts = "-" if variant == "plain" else str(m.alerts)
         rate, ratio, rss = f"{m.rate / 1000:,.0f}k", f"{m.rate / plain:.2f}", f"{peak[variant]:.0f}"
-        cells = [DESCRIPTIONS[variant], rate, ratio, rss, alerts]
+        cpu_rate, cpu_ratio = f"{m.cpu_rate / 1000:,.0f}k", f"{m.cpu_rate / plain_cpu:.2f}"
+        cells = [DESCRIPTIONS[variant], rate, ratio, cpu_rate, cpu_ratio, rss, alerts]
         rows.append(f"| {' | '.join(cells)} |")
     return "\n".join(rows)
 
@@ -253,10 +269,10 @@ def main() -> None:
                     raise SystemExit(f"variant {variant} saw {m.lines} lines, expected {count}")
                 print(
                     f"round {round_ + 1} {variant:8s} {m.rate:>10,.0f} events/s  "
-                    f"{m.seconds:6.2f} s  peak RSS {m.peak_rss_mib:5.0f} MiB",
+                    f"{m.seconds:6.2f} s ({m.cpu_seconds:6.2f} s CPU)  peak RSS {m.peak_rss_mib:5.0f} MiB",
                     flush=True,
                 )
-                if variant not in best or m.rate > best[variant].rate:
+                if variant not in best or m.cpu_rate > best[variant].cpu_rate:
                     best[variant] = m
                 peak[variant] = max(peak.get(variant, 0.0), m.peak_rss_mib)
         if "bytewax" in best and "engine" in best and best["bytewax"].alerts != best["engine"].alerts:
@@ -268,10 +284,14 @@ def main() -> None:
         print(f"{count:,} events, best of {args.rounds}, Python {sys.version.split()[0]}:")
         print()
         print(table(best, peak) if len(best) == len(VARIANTS) else _partial(best))
-        plain = best["plain"].rate
         for variant, label in (("bytewax", "(a)/(c)"), ("engine", "(b)/(c)")):
             if variant in best:
-                print(f"{label} = {best[variant].rate / plain:.2f}")
+                m, c = best[variant], best["plain"]
+                print(
+                    f"{label} = {m.rate / c.rate:.2f} by wall time, {m.cpu_rate / c.cpu_rate:.2f} by CPU time"
+                )
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"load average at the end: {load:.1f} on {os.cpu_count()} CPUs (wall figures suffer above it)")
         if args.profile:
             print()
             print(profile_engine(events, workdir, args.config))
