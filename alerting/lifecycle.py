@@ -7,6 +7,7 @@ which (kind, scope) pairs are firing and turns each change into an :class:`Alert
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -88,10 +89,13 @@ class AlertLifecycle:
     alert for one incident. So, as Alertmanager's inhibit rules do, a same-kind alert on all
     payments or on a merchant stays quiet while any channel-level alert of that kind fires,
     and for the rest of its own episode: it is part of the channel's incident, and its slower
-    recovery (merchants are judged per minute) should not page anyone again.
+    recovery (merchants are judged per minute) should not page anyone again. Such an alert also
+    waits ``group_wait_ms`` of event time before it is announced, so a channel alert that explains
+    it, but crossed its threshold a few payments later, still gets the chance to absorb it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, group_wait_ms: int = 30_000) -> None:
+        self.group_wait_ms = group_wait_ms
         self.firing: dict[tuple[str, Scope], Alert] = {}  # what the detectors say now
         self.announced: set[tuple[str, Scope]] = set()  # what on-call has been told is firing
         self.absorbed: set[tuple[str, Scope]] = set()  # firing, but part of a channel's incident
@@ -118,16 +122,21 @@ class AlertLifecycle:
                 continue
             if self._inhibited(key):
                 self.absorbed.add(key)
-            else:
+            elif _is_channel(key[1]):
                 self.announced.add(key)
                 changes.append(alert)
+            elif now_ms - _ms(alert.detected_at) >= self.group_wait_ms:
+                announced = replace(alert, detected_at=_utc(now_ms))  # when on-call is told
+                self.firing[key] = announced
+                self.announced.add(key)
+                changes.append(announced)
         return changes
 
     def _inhibited(self, key: tuple[str, Scope]) -> bool:
         kind, scope = key
-        if scope.channel is not None and scope.merchant_id is None:
+        if _is_channel(scope):
             return False
-        return any(k == kind and s.channel is not None and s.merchant_id is None for k, s in self.firing)
+        return any(k == kind and _is_channel(s) for k, s in self.firing)
 
     def _alert(
         self, v: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], detail: str
@@ -152,6 +161,14 @@ class AlertLifecycle:
             suggested_action=SUGGESTED_ACTIONS[v.kind],
             summary=summary,
         )
+
+
+def _is_channel(scope: Scope) -> bool:
+    return scope.channel is not None and scope.merchant_id is None
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
 
 
 def _resolved(alert: Alert, value: float, now_ms: int) -> Alert:

@@ -246,7 +246,10 @@ def build_kafka_flow(
     """
     source = settings.source
     wall = clock or SystemClock()
-    idle_s = source.batch_timeout.total_seconds()
+    # A partition silent this long stops holding the others back. Shorter than the lateness, or its
+    # events would come too late anyway; much longer than a batch timeout, so a busy machine's
+    # scheduling hiccup does not look like an idle partition.
+    idle_s = max(source.batch_timeout.total_seconds(), settings.windows.lateness.total_seconds() / 3)
 
     def build_merge(resume: dict | None) -> _MergeLogic:
         merge = PartitionMerge(_partitions(settings), idle_s, wall)

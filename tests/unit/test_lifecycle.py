@@ -29,8 +29,8 @@ def obs(scope: Scope, i: int = 0, **counts: float) -> Observation:
 class Log:
     """Feeds rounds of verdicts and keeps the alert log as (kind, scope label, status) rows."""
 
-    def __init__(self) -> None:
-        self.lifecycle = AlertLifecycle()
+    def __init__(self, group_wait_ms: int = 0) -> None:
+        self.lifecycle = AlertLifecycle(group_wait_ms)
         self.alerts: list[Alert] = []
         self.i = 0
 
@@ -76,7 +76,7 @@ def test_quiet_verdicts_give_no_alerts() -> None:
 
 
 def test_merchant_and_all_channels_alerts_are_absorbed_while_a_channel_alert_of_that_kind_fires() -> None:
-    log = Log()
+    log = Log(group_wait_ms=30_000)
     log.round((ALIPAY, verdict()), (ALL, verdict()), (M1, verdict()))
     log.round((ALIPAY, verdict()), (ALL, verdict()), (M1, verdict()))
     assert log.rows == [("success_rate_drop", "alipay", "firing")]
@@ -89,9 +89,15 @@ def test_merchant_and_all_channels_alerts_are_absorbed_while_a_channel_alert_of_
         ("success_rate_drop", "alipay", "resolved"),
     ]
     assert log.lifecycle.absorbed == set() and log.lifecycle.firing == {}
-    # A new episode with no channel incident is announced.
+    # A new episode with no channel incident is announced, once the group wait has passed
+    # without a channel alert to explain it, and says when it was announced.
+    waits = log.lifecycle.group_wait_ms // W
+    for _ in range(waits):
+        log.round((M1, verdict()))
+        assert log.rows[-1] != ("success_rate_drop", "merchant m1", "firing")
     log.round((M1, verdict()))
     assert log.rows[-1] == ("success_rate_drop", "merchant m1", "firing")
+    assert log.alerts[-1].detected_at == datetime.fromtimestamp((T0 + log.i * W) / 1000, UTC)
 
 
 def test_merchant_alert_that_started_later_is_absorbed_too() -> None:
@@ -192,7 +198,7 @@ def test_impact_estimates_orders_and_money_per_minute(kind, value, baseline, cou
 
 
 def test_alert_impact_lists_the_scope_channels() -> None:
-    lifecycle = AlertLifecycle()
+    lifecycle = AlertLifecycle(group_wait_ms=0)
     changes = lifecycle.observe(
         [(verdict(), obs(ALIPAY, attempts=60), ""), (verdict("volume_drop"), obs(ALL, attempts=60), "")],
         T0,
@@ -202,7 +208,7 @@ def test_alert_impact_lists_the_scope_channels() -> None:
 
 
 def test_started_at_comes_from_the_verdict_or_else_the_window() -> None:
-    lifecycle = AlertLifecycle()
+    lifecycle = AlertLifecycle(group_wait_ms=0)
     a, b = lifecycle.observe(
         [(verdict(started=T0 - 30_000), obs(ALIPAY, 0), ""), (verdict(), obs(Scope("wechat"), 0), "")],
         T0 + 20_000,
@@ -233,3 +239,11 @@ def test_impact_json_is_rounded_for_the_log() -> None:
         "amount_per_min": 0.67,
         "channels": ["alipay"],
     }
+
+
+def test_all_channels_alert_waits_for_a_channel_alert_that_crosses_a_little_later() -> None:
+    log = Log(group_wait_ms=30_000)
+    log.round((ALL, verdict()), (ALIPAY, verdict(firing=False)))
+    assert log.rows == []
+    log.round((ALL, verdict()), (ALIPAY, verdict()))
+    assert log.rows == [("success_rate_drop", "alipay", "firing")]
