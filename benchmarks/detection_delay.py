@@ -514,6 +514,7 @@ def print_report(
         print(
             f"  {a.detector:<38} {a.rate:>5g}/s: {a.alarms:>4} alarms in {a.days:>7.1f} simulated days "
             f"= {per_day:.3f}/day  ({a.observations:,} {unit})"
+            + (f"; < {3 / a.days:.3f}/day at 95% (none seen)" if not a.alarms else "")
         )
     print(
         f"  target: 1/{s.detectors.false_alarm_days:g} = {1 / s.detectors.false_alarm_days:.3f}/day "
