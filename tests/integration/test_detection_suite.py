@@ -1,0 +1,94 @@
+"""The floor the detectors must not fall below, on a representative part of ``scenarios/suite/``.
+
+Each scenario is simulated straight into the real engine (``benchmarks/detection.py`` does the
+same for the whole suite and prints the figures). A case the detectors do not meet yet is marked
+``xfail(strict=True)`` with the finding in its reason: it documents what is left, and it turns red
+the day the detectors meet it, so the mark is removed then.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import pytest
+
+from benchmarks.detection import SUITE, ScenarioRun, run_all
+
+# scenario -> overrides; busy and quiet hours, large and small channels, a small merchant.
+INCIDENTS: dict[str, dict[str, Any]] = {
+    "success-rate-drop-alipay-busy": {},
+    "success-rate-drop-card-quiet": {},
+    "success-rate-drop-merchant": {},
+    "stuck-payments-alipay-quiet": {},
+    "stuck-payments-merchant": {},
+    "callback-failure-high-card-quiet": {},
+    "volume-drop-alipay-quiet": {},
+    "complaint-spike-card-quiet": {},
+}
+# The benchmark replays three days at 10 payments/s at peak; the test replays one day, at that rate
+# and at half of it (a small business: about 20 Alipay payments a minute at night).
+CLEAN: dict[str, dict[str, Any]] = {
+    "clean-1-day-10-per-s": {"duration": "1d", "rate_per_s": 10.0},
+    "clean-1-day-5-per-s": {"duration": "1d", "rate_per_s": 5.0},
+}
+
+MISSED = {
+    "stuck-payments-merchant": "stuck_payments on a small merchant (m00040, ~9 payments/min, "
+    "30% stuck, ~2.6 stuck/min) raises no alert: a merchant's stuck count must reach stuck_min=10 "
+    "in one minute",
+}
+SLOW_DROPS = {
+    "success-rate-drop-card-quiet": "a 15-point drop on card at 04:00 (~36 payments/min) is found "
+    "after ~3.6 min",
+    "success-rate-drop-merchant": "a 20-point drop on merchant m00040 (~9 payments/min) is found "
+    "after ~11 min",
+}
+FALSE_ALERTS = {
+    "clean-1-day-5-per-s": "volume_drop fires 6 times on normal night traffic (alipay 00:15-00:51 local "
+    "after a cold start at midnight, wechat at 23:47 local after a full day): the learned rate is seeded "
+    "by the first 10-s window and, with its 30-min half-life, trails the evening decline (wechat baseline "
+    "66/min vs ~50 actual at 23:45), so at ~30-60 payments/min one low minute halves it",
+}
+DROPS = [name for name in INCIDENTS if name.startswith("success-rate-drop")]
+
+
+def _case(name: str, known: dict[str, str]) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=known[name])] if name in known else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, ScenarioRun]:
+    cases = {**INCIDENTS, **CLEAN}
+    jobs = [
+        (SUITE / f"{'clean-3-days' if n in CLEAN else n}.toml", overrides) for n, overrides in cases.items()
+    ]
+    return dict(zip(cases, run_all(jobs, workers=2), strict=True))
+
+
+@pytest.mark.parametrize("name", [_case(n, MISSED) for n in INCIDENTS])
+def test_every_scripted_incident_is_found_with_its_kind_and_scope(
+    runs: dict[str, ScenarioRun], name: str
+) -> None:
+    run = runs[name]
+    assert len(run.labels) == 1, "each incident scenario scripts exactly one incident"
+    label = run.labels[0]
+    matching = [a for a in run.firing if a["kind"] == label["kind"] and a["scope"] == label["scope"]]
+    assert matching, f"no {label['kind']} alert on {label['scope']}; fired: {run.findings()}"
+    assert run.evaluation.total.recall == 1.0, run.findings()
+
+
+@pytest.mark.parametrize("name", [_case(n, SLOW_DROPS) for n in DROPS])
+def test_success_rate_drops_are_found_within_two_minutes(runs: dict[str, ScenarioRun], name: str) -> None:
+    score = runs[name].evaluation.by_kind["success_rate_drop"]
+    assert score.delays_s, f"not found: {runs[name].findings()}"
+    assert statistics.median(score.delays_s) < 120.0, score.delays_s
+
+
+@pytest.mark.parametrize("name", [_case(n, FALSE_ALERTS) for n in CLEAN])
+def test_clean_day_raises_no_alert(runs: dict[str, ScenarioRun], name: str) -> None:
+    run = runs[name]
+    assert run.labels == []
+    assert run.alerts == [], run.findings()
+    assert run.lines > 400_000  # a real day of traffic went through, not an empty stream
