@@ -73,9 +73,19 @@ class CountDetector:
         self.learned_ms = 0
         self.started_ms: int | None = None
         self.bad_since_ms: int | None = None
+        self._last_judge: tuple[Observation, tuple[bool, float, float, float]] | None = None
 
     def _judge(self, obs: Observation) -> tuple[bool, float, float, float]:
-        """(bad, observed, expected, score) for the trailing span ending with ``obs``."""
+        """(bad, observed, expected, score) for the trailing span ending with ``obs``; ``score`` then
+        ``update`` on the same observation compute it once."""
+        cached = self._last_judge
+        if cached is not None and cached[0] is obs:
+            return cached[1]
+        result = self._compute_judge(obs)
+        self._last_judge = (obs, result)
+        return result
+
+    def _compute_judge(self, obs: Observation) -> tuple[bool, float, float, float]:
         recent = list(self.recent)[-(self.span - 1) :] if self.span > 1 else []
         observed = sum(recent) + self.count(obs)
         expected = max(self.mean, self.floor_per_window) * (len(recent) + 1)
@@ -124,6 +134,7 @@ class CountDetector:
             decay = 0.5 ** (width / self.half_life_ms)
             self.mean = count if self.learned_ms == 0 else decay * self.mean + (1 - decay) * count
             self.learned_ms += width
+        self._last_judge = None
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -137,6 +148,7 @@ class CountDetector:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
+        self._last_judge = None
         self.recent.extend(state["recent"])
         self.mean = state["mean"]
         self.learned_ms = state["learned_ms"]

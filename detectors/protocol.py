@@ -8,17 +8,15 @@ baseline frozen while firing so an ongoing incident never becomes the new normal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from paypulse.observation import Observation
 
 __all__ = ["Detector", "Observation", "Verdict"]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """A detector's judgement of one window."""
+class Verdict(NamedTuple):
+    """A detector's judgement of one window (a tuple: about a hundred are made per window)."""
 
     kind: str  # the alert kind this verdict is about, e.g. "success_rate_drop"
     score: float  # in [0, 1]; higher is more abnormal

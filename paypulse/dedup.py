@@ -43,10 +43,12 @@ class EventIdFilter:
 
     def expire(self, now_ms: int) -> None:
         """Forget ids older than the horizon before ``now_ms``."""
-        order = self._order
+        order, ids = self._order, self._ids
         cutoff = now_ms - self.horizon_ms
         while order and order[0][0] < cutoff:
-            self._drop_oldest()
+            ts_ms, event_id = order.popleft()
+            if ids.get(event_id) == ts_ms:
+                del ids[event_id]
 
     def _drop_oldest(self) -> None:
         ts_ms, event_id = self._order.popleft()

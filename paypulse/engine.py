@@ -208,7 +208,11 @@ class Engine:
                 verdict = detector.score(obs)
                 detector.update(obs)
                 self.scores[(verdict.kind, obs.scope)] = verdict.score
-                detail = self._stuck_detail(obs.scope) if verdict.firing and verdict.kind == "stuck_payments" else ""
+                detail = (
+                    self._stuck_detail(obs.scope)
+                    if verdict.firing and verdict.kind == "stuck_payments"
+                    else ""
+                )
                 verdicts.append((verdict, obs, detail))
         now_ms = max(self.windows.max_ts, observations[-1].end_ms) if observations else self.windows.max_ts
         self._announce(verdicts, now_ms, out)

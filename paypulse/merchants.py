@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from alerting.model import Scope
 from paypulse.observation import Observation
-from paypulse.windows import ClosedWindow, observation_of, sum_leaves
+from paypulse.windows import ATTEMPTS, CALLBACKS, OVERDUE, ClosedWindow, observation_of, sum_leaves
 
 __all__ = ["HeavyHitters", "MerchantMinutes"]
 
@@ -55,12 +55,14 @@ class HeavyHitters:
 class MerchantMinutes:
     """Sums the tracked merchants' leaves of closed 10 s windows into 1-minute observations.
 
-    A merchant with no event in a minute gets no observation: nothing happened to judge, and
-    skipping it keeps the cost proportional to activity rather than to the number tracked.
+    A merchant with fewer than ``min_events`` payments and callbacks in a minute (and nothing
+    overdue) gets no observation: a handful of outcomes moves no test, and skipping them keeps
+    the cost proportional to activity rather than to the number of merchants tracked.
     """
 
-    def __init__(self, minute_ms: int = 60_000) -> None:
+    def __init__(self, minute_ms: int = 60_000, min_events: int = 10) -> None:
         self.minute_ms = minute_ms
+        self.min_events = min_events
         self._minute: int | None = None
         self._acc: dict[str, list[list[float]]] = {}
 
@@ -93,8 +95,10 @@ class MerchantMinutes:
         start = self._minute * self.minute_ms  # type: ignore[operator]
         end = start + self.minute_ms
         acc, self._acc = self._acc, {}
-        return [
-            observation_of(Scope(None, m), start, end, sum_leaves(acc[m]), None)
-            for m in sorted(tracked)
-            if m in acc
-        ]
+        out = []
+        for merchant in sorted(tracked):
+            if merchant in acc:
+                total = sum_leaves(acc[merchant])
+                if total[ATTEMPTS] + total[CALLBACKS] >= self.min_events or total[OVERDUE]:
+                    out.append(observation_of(Scope(None, merchant), start, end, total, None))
+        return out

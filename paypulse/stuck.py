@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["StuckOrder", "StuckTracker"]
 
 
-@dataclass(frozen=True, slots=True)
-class StuckOrder:
+class StuckOrder(NamedTuple):
+    """A succeeded payment awaiting its callback (a tuple: one is made per succeeded payment)."""
+
     order_id: str
     paid_ms: int
     channel: str

@@ -126,34 +126,40 @@ class Windows:
         if acc is None:
             acc = window[0][channel] = [0] * _SLOTS
         merchant = event.merchant_id
+        leaf = None
         if merchant is not None and merchant in self.tracked:
             key = (channel, merchant)
             leaf = window[1].get(key)
             if leaf is None:
                 leaf = window[1][key] = [0] * _SLOTS
-            targets: tuple[list[float], ...] = (acc, leaf)
-        else:
-            targets = (acc,)
         kind = type(event)
         if kind is Payment:
             ok = event.status == "succeeded"
             amount = event.amount
             log_amount = math.log(amount)
             log_sq = log_amount * log_amount
-            for a in targets:
-                a[ATTEMPTS] += 1
-                a[SUCCESSES] += ok
-                a[AMOUNT] += amount
-                a[LOG_SUM] += log_amount
-                a[LOG_SQ] += log_sq
+            acc[ATTEMPTS] += 1
+            acc[SUCCESSES] += ok
+            acc[AMOUNT] += amount
+            acc[LOG_SUM] += log_amount
+            acc[LOG_SQ] += log_sq
+            if leaf is not None:
+                leaf[ATTEMPTS] += 1
+                leaf[SUCCESSES] += ok
+                leaf[AMOUNT] += amount
+                leaf[LOG_SUM] += log_amount
+                leaf[LOG_SQ] += log_sq
         elif kind is Callback:
             failed = event.status == "failed"
             latency = ts - event.paid_at
             slow = not failed and latency > self.slow_callback_ms
-            for a in targets:
-                a[CALLBACKS] += 1
-                a[CB_FAILED] += failed
-                a[CB_SLOW] += slow
+            acc[CALLBACKS] += 1
+            acc[CB_FAILED] += failed
+            acc[CB_SLOW] += slow
+            if leaf is not None:
+                leaf[CALLBACKS] += 1
+                leaf[CB_FAILED] += failed
+                leaf[CB_SLOW] += slow
             if not failed:
                 sketches = self._sketches.get(w)
                 if sketches is None:
@@ -164,8 +170,9 @@ class Windows:
                 sketch.add(max(latency, 0) / 1000.0)
         else:
             slot = _COMPLAINT_SLOT[event.category]
-            for a in targets:
-                a[slot] += 1
+            acc[slot] += 1
+            if leaf is not None:
+                leaf[slot] += 1
         return True
 
     def add_stuck(self, ts_ms: int, channel: str, merchant: str | None, slot: int = STUCK) -> None:
@@ -209,9 +216,7 @@ class Windows:
         """One observation for all payments and one per known channel (zeros when quiet)."""
         # sorted: float sums must not depend on set order, or replays would differ in the last bit
         by_channel = {c: window.channels.get(c) or [0] * _SLOTS for c in sorted(self.channels)}
-        total = [0] * _SLOTS
-        for acc in by_channel.values():
-            _add_into(total, acc)
+        total = sum_leaves(by_channel.values())
         overall_sketch = None
         if len(sketches) == 1:
             overall_sketch = next(iter(sketches.values()))
@@ -255,16 +260,10 @@ class Windows:
         }
 
 
-def _add_into(target: list[float], acc: list[float]) -> None:
-    for i in range(_SLOTS):
-        target[i] += acc[i]
-
-
 def sum_leaves(leaves: Iterable[list[float]]) -> list[float]:
-    total = [0] * _SLOTS
-    for acc in leaves:
-        _add_into(total, acc)
-    return total
+    """Slot-wise sums, in the order given (so float sums are reproducible)."""
+    leaves = list(leaves)
+    return [sum(column) for column in zip(*leaves, strict=True)] if leaves else [0] * _SLOTS
 
 
 def observation_of(

@@ -74,7 +74,7 @@ def test_minute_roll_up_sums_a_merchant_over_its_channels_and_windows() -> None:
         Callback(T0 + 30_000, "alipay", "c1", T0 + 20_000, "failed", "m1"),
         _pay(T0 + MIN + 5_000, "alipay", "m2"),
     ]
-    minutes = MerchantMinutes()
+    minutes = MerchantMinutes(min_events=1)
     out = []
     for window in _closed(events):
         emitted = minutes.add(window, ("m1", "m2"))
@@ -93,7 +93,7 @@ def test_minute_roll_up_sums_a_merchant_over_its_channels_and_windows() -> None:
 
 def test_quiet_merchant_gets_no_observation_and_untracked_ones_are_dropped() -> None:
     events = [_pay(T0 + 1_000, "alipay", "m1"), _pay(T0 + MIN + 1_000, "alipay", "m2")]
-    minutes = MerchantMinutes()
+    minutes = MerchantMinutes(min_events=1)
     out = [o for window in _closed(events) for o in minutes.add(window, ("m1", "m2"))]
     assert [o.scope.merchant_id for o in out] == ["m1"]
     assert minutes.flush(("m1",)) == [], "m2 is no longer tracked when the minute is emitted"
@@ -105,7 +105,7 @@ def test_minute_roll_up_snapshot_round_trip() -> None:
     ]
     windows = _closed(events, tracked=("m0", "m1", "m2"))
     tracked = ("m0", "m1", "m2")
-    straight, original = MerchantMinutes(), MerchantMinutes()
+    straight, original = MerchantMinutes(min_events=1), MerchantMinutes(min_events=1)
     out_straight: list[Observation] = []
     out_resumed: list[Observation] = []
     for i, window in enumerate(windows):
@@ -114,10 +114,19 @@ def test_minute_roll_up_snapshot_round_trip() -> None:
             out_resumed += original.add(window, tracked)
         else:
             if i == 8:
-                resumed = MerchantMinutes()
+                resumed = MerchantMinutes(min_events=1)
                 resumed.restore(json.loads(json.dumps(original.snapshot())))
             out_resumed += resumed.add(window, tracked)
     out_straight += straight.flush(tracked)
     out_resumed += resumed.flush(tracked)
     assert out_resumed == out_straight
     assert sum(o.attempts for o in out_straight) == 40
+
+
+def test_merchant_minute_with_too_few_events_is_not_judged() -> None:
+    events = [_pay(T0 + i * 1_000, "alipay", "m1") for i in range(4)]
+    events += [_pay(T0 + i * 1_000, "alipay", "m2") for i in range(12)]
+    events.append(_pay(T0 + MIN + 1_000, "alipay", "m1"))
+    minutes = MerchantMinutes(min_events=10)
+    out = [obs for window in _closed(events) for obs in minutes.add(window, ("m1", "m2"))]
+    assert [(o.scope.merchant_id, o.attempts) for o in out] == [("m2", 12)]
