@@ -193,7 +193,15 @@ def _seconds(value: float | None) -> str:
 
 
 def format_table(title: str, first: str, rows: list[tuple[str, list[str]]]) -> str:
-    """A plain fixed-width table, readable in a terminal and in a pasted report."""
+    """A plain fixed-width table, readable in a terminal and in a pasted report.
+
+    >>> row = ["1", "1", "2", "0.50", "1.00", "9s", "9s", "12.00"]
+    >>> print(format_table("t", "kind", [("volume_drop", row)]))
+    t
+    kind         labels  found  alerts  precision  recall  median delay  p90 delay  false/day
+    -----------  ------  -----  ------  ---------  ------  ------------  ---------  ---------
+    volume_drop       1      1       2       0.50    1.00            9s         9s      12.00
+    """
     header = [first, *_COLUMNS]
     widths = [max(len(header[i]), *(len(r[1][i - 1]) if i else len(r[0]) for r in rows)) for i in range(9)]
     out = [

@@ -9,11 +9,19 @@ the day the detectors meet it, so the mark is removed then.
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from bytewax.testing import run_main
 
 from benchmarks.detection import SUITE, ScenarioRun, run_all
+from dataflows.flow import build_flow
+from paypulse.outputs import Outputs
+from paypulse.settings import Settings
+from paypulse.simulator import Simulator, line_writer, load_scenario, write_lines
+from paypulse.sources import FileSource
 
 # scenario -> overrides; busy and quiet hours, large and small channels, a small merchant.
 INCIDENTS: dict[str, dict[str, Any]] = {
@@ -92,3 +100,18 @@ def test_clean_day_raises_no_alert(runs: dict[str, ScenarioRun], name: str) -> N
     assert run.labels == []
     assert run.alerts == [], run.findings()
     assert run.lines > 400_000  # a real day of traffic went through, not an empty stream
+
+
+def test_suite_alerts_are_the_replay_dataflows(runs: dict[str, ScenarioRun], tmp_path: Path) -> None:
+    """The suite feeds the engine directly; ``paypulse replay``'s Bytewax path must agree line for line."""
+    name = "success-rate-drop-card-quiet"
+    events = tmp_path / "events.jsonl"
+    with events.open("wb") as f:
+        write_lines(Simulator(load_scenario(SUITE / f"{name}.toml")).chunks(60_000), line_writer(f))
+    settings = Settings(dead_letter=tmp_path / "dead.jsonl", alerting={"log": tmp_path / "alerts.jsonl"})
+    outputs = Outputs(settings.alerting.log, settings.dead_letter)
+    run_main(build_flow(settings, FileSource(events), outputs))
+    outputs.close()
+    replayed = [orjson.loads(line) for line in settings.alerting.log.read_bytes().splitlines()]
+    assert len(runs[name].alerts) >= 2
+    assert replayed == runs[name].alerts
