@@ -48,9 +48,9 @@ MISSED = {
 }
 SLOW_DROPS = {
     "success-rate-drop-card-quiet": "a 15-point drop on card at 04:00 (~36 payments/min) is found "
-    "after ~3.6 min",
+    "after ~3.6 min (216 s)",
     "success-rate-drop-merchant": "a 20-point drop on merchant m00040 (~9 payments/min) is found "
-    "after ~11 min",
+    "after ~12 min (735 s)",
 }
 FALSE_ALERTS = {
     "clean-1-day-5-per-s": "volume_drop fires 6 times on normal night traffic (alipay 00:15-00:51 local "
