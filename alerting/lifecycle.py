@@ -99,6 +99,7 @@ class AlertLifecycle:
         self.firing: dict[tuple[str, Scope], Alert] = {}  # what the detectors say now
         self.announced: set[tuple[str, Scope]] = set()  # what on-call has been told is firing
         self.absorbed: set[tuple[str, Scope]] = set()  # firing, but part of a channel's incident
+        self.channel_resolved_ms: dict[str, int] = {}  # kind -> when its last channel alert resolved
 
     def observe(
         self, verdicts: list[tuple[Verdict, Observation, str]], now_ms: int, channels: tuple[str, ...]
@@ -114,13 +115,15 @@ class AlertLifecycle:
             elif not verdict.firing and current is not None:
                 del self.firing[key]
                 self.absorbed.discard(key)
+                if _is_channel(obs.scope):
+                    self.channel_resolved_ms[verdict.kind] = now_ms
                 if key in self.announced:
                     self.announced.discard(key)
                     changes.append(_resolved(current, verdict.value, now_ms))
         for key, alert in self.firing.items():
             if key in self.announced or key in self.absorbed:
                 continue
-            if self._inhibited(key):
+            if self._inhibited(key, alert):
                 self.absorbed.add(key)
             elif _is_channel(key[1]):
                 self.announced.add(key)
@@ -132,11 +135,15 @@ class AlertLifecycle:
                 changes.append(announced)
         return changes
 
-    def _inhibited(self, key: tuple[str, Scope]) -> bool:
+    def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
+        """A same-kind channel alert fires, or fired while this episode had already begun."""
         kind, scope = key
         if _is_channel(scope):
             return False
-        return any(k == kind and _is_channel(s) for k, s in self.firing)
+        if any(k == kind and _is_channel(s) for k, s in self.firing):
+            return True
+        resolved = self.channel_resolved_ms.get(kind)
+        return resolved is not None and _ms(alert.started_at) <= resolved
 
     def _alert(
         self, v: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], detail: str

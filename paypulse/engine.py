@@ -288,6 +288,7 @@ class Engine:
             "firing": [alert.to_json() for alert in self.lifecycle.firing.values()],
             "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.announced],
             "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.absorbed],
+            "channel_resolved_ms": dict(self.lifecycle.channel_resolved_ms),
             "stats": asdict(self.stats),
             "totals": {c: asdict(o) | {"scope": None} for c, o in self.totals.items()},
         }
@@ -312,6 +313,7 @@ class Engine:
             self.lifecycle.firing[(alert.kind, alert.scope)] = alert
         self.lifecycle.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
         self.lifecycle.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
+        self.lifecycle.channel_resolved_ms = dict(state["channel_resolved_ms"])
         self.stats = EngineStats(**state["stats"])
         self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
 

@@ -84,13 +84,18 @@ class DetectorSettings(Section):
     fire_after: int = Field(2, ge=1, description="consecutive bad windows before firing (threshold tests)")
     resolve_after: int = Field(6, ge=1, description="consecutive good windows before resolving")
     success_rate_drop: float = Field(
-        0.05, gt=0, lt=1, description="the drop in success rate (absolute) the CUSUM is tuned for"
+        0.03,
+        gt=0,
+        lt=0.25,
+        description="smallest success-rate drop (absolute) worth an alert; a second test covers 4x this",
     )
     false_alarm_days: float = Field(
         30.0, gt=0, description="mean time between false alarms per scope the sequential tests aim for"
     )
     callback_p95_limit: timedelta = Field(timedelta(seconds=30), description="callback p95 latency limit")
-    callback_failure_limit: float = Field(0.05, gt=0, lt=1, description="callback failure-rate limit")
+    callback_failure_limit: float = Field(
+        0.05, gt=0, lt=0.25, description="smallest callback failure-rate rise worth an alert (4x covered too)"
+    )
     volume_ratio: float = Field(
         0.5, gt=0, lt=1, description="volume alerts need observed/baseline below this or above its inverse"
     )

@@ -247,3 +247,16 @@ def test_all_channels_alert_waits_for_a_channel_alert_that_crosses_a_little_late
     assert log.rows == []
     log.round((ALL, verdict()), (ALIPAY, verdict()))
     assert log.rows == [("success_rate_drop", "alipay", "firing")]
+
+
+def test_merchant_alert_that_began_during_a_channel_incident_stays_absorbed_after_it() -> None:
+    log = Log(group_wait_ms=30_000)
+    log.round((ALIPAY, verdict()), (M1, verdict(firing=False)))
+    log.round((ALIPAY, verdict(firing=False)), (M1, verdict(firing=False)))
+    # the merchant's slower test fires only now, for an episode that began during alipay's incident
+    for _ in range(6):
+        log.round((M1, verdict(started=T0)))
+    assert log.rows == [
+        ("success_rate_drop", "alipay", "firing"),
+        ("success_rate_drop", "alipay", "resolved"),
+    ]
