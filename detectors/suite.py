@@ -67,7 +67,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "stuck_payments",
             lambda o: o.overdue,
             "up",
-            span=span,
+            span=5 if merchant else span,  # a small merchant's stuck orders add up over minutes
             ratio=3.0,
             min_count=s.stuck_min,
             significance=s.significance,
@@ -88,7 +88,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "volume_drop",
             lambda o: o.attempts,
             "down",
-            span=span,
+            span=3 * span,  # three minutes: one quiet minute at night is not an outage
             ratio=1 / s.volume_ratio,
             min_count=s.min_attempts,
             significance=s.significance,

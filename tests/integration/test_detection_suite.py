@@ -41,23 +41,14 @@ CLEAN: dict[str, dict[str, Any]] = {
     "clean-1-day-5-per-s": {"duration": "1d", "rate_per_s": 5.0},
 }
 
-MISSED = {
-    "stuck-payments-merchant": "stuck_payments on a small merchant (m00040, ~9 payments/min, "
-    "30% stuck, ~2.6 stuck/min) raises no alert: a merchant's stuck count must reach stuck_min=10 "
-    "in one minute",
-}
+MISSED: dict[str, str] = {}
 SLOW_DROPS = {
     "success-rate-drop-card-quiet": "a 15-point drop on card at 04:00 (~36 payments/min) is found "
     "only after 2-4 min (135-216 s measured)",
     "success-rate-drop-merchant": "a 20-point drop on merchant m00040 (~9 payments/min) is found "
     "only after more than 10 min (735-1217 s measured)",
 }
-FALSE_ALERTS = {
-    "clean-1-day-5-per-s": "volume_drop fires 6 times on normal night traffic (alipay 00:15-00:51 local "
-    "after a cold start at midnight, wechat at 23:47 local after a full day): the learned rate is seeded "
-    "by the first 10-s window and, with its 30-min half-life, trails the evening decline (wechat baseline "
-    "66/min vs ~50 actual at 23:45), so at ~30-60 payments/min one low minute halves it",
-}
+FALSE_ALERTS: dict[str, str] = {}
 DROPS = [name for name in INCIDENTS if name.startswith("success-rate-drop")]
 
 
