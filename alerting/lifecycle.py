@@ -47,6 +47,14 @@ _WHAT: Final = {
 }
 
 
+#: Symptoms of another firing kind on the same scope (Alertmanager's inhibit rules): failing
+#: callbacks also make the remaining ones late and leave paid orders waiting.
+INHIBITED_BY: Final = {
+    "callback_latency_high": frozenset({"callback_failure_high"}),
+    "stuck_payments": frozenset({"callback_failure_high"}),
+}
+
+
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -136,8 +144,12 @@ class AlertLifecycle:
         return changes
 
     def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
-        """A same-kind channel alert fires, or fired while this episode had already begun."""
+        """A cause of this kind fires on its scope or a channel; or, off channels, a same-kind channel
+        alert fires, or fired while this episode had already begun."""
         kind, scope = key
+        causes = INHIBITED_BY.get(kind, frozenset())
+        if any(k in causes and (s == scope or _is_channel(s)) for k, s in self.firing):
+            return True
         if _is_channel(scope):
             return False
         if any(k == kind and _is_channel(s) for k, s in self.firing):

@@ -56,8 +56,12 @@ class CountDetector:
         resolve_after: int = 6,
         warmup_ms: int = 600_000,
         half_life_ms: int = 1_800_000,
+        dispersion: float = 1.0,
     ) -> None:
         self.kind = kind
+        # variance / mean of the counts: payments come in bursts (a big merchant's batch, a
+        # promotion push), so volume is tested as a quasi-Poisson with both sides scaled down
+        self.dispersion = dispersion
         self.count = count
         self.direction = direction
         self.span = span  # windows in the trailing sum (6 x 10 s = one minute)
@@ -91,7 +95,7 @@ class CountDetector:
         expected = max(self.mean, self.floor_per_window) * (len(recent) + 1)
         if self.learned_ms < self.warmup_ms or expected <= 0:
             return False, observed, expected, 0.0
-        p = poisson_tail(round(observed), expected, self.direction)
+        p = poisson_tail(round(observed / self.dispersion), expected / self.dispersion, self.direction)
         if self.direction == "up":
             material = observed >= self.min_count and observed >= self.ratio * expected
         else:
@@ -131,9 +135,12 @@ class CountDetector:
         self.recent.append(count)
         if not firing and not bad:
             width = obs.end_ms - obs.start_ms
-            decay = 0.5 ** (width / self.half_life_ms)
-            self.mean = count if self.learned_ms == 0 else decay * self.mean + (1 - decay) * count
             self.learned_ms += width
+            if self.learned_ms <= self.warmup_ms:  # a plain average first: no single window seeds it
+                self.mean += (count - self.mean) * width / self.learned_ms
+            else:
+                decay = 0.5 ** (width / self.half_life_ms)
+                self.mean = decay * self.mean + (1 - decay) * count
         self._last_judge = None
 
     def snapshot(self) -> dict[str, Any]:

@@ -90,6 +90,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "down",
             span=3 * span,  # three minutes: one quiet minute at night is not an outage
             ratio=1 / s.volume_ratio,
+            dispersion=2.0,
             min_count=s.min_attempts,
             significance=s.significance,
             warmup_ms=warmup_ms,
@@ -101,6 +102,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "up",
             span=span,
             ratio=1 / s.volume_ratio,
+            dispersion=2.0,
             min_count=s.min_attempts,
             significance=s.significance,
             warmup_ms=warmup_ms,

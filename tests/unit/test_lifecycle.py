@@ -260,3 +260,11 @@ def test_merchant_alert_that_began_during_a_channel_incident_stays_absorbed_afte
         ("success_rate_drop", "alipay", "firing"),
         ("success_rate_drop", "alipay", "resolved"),
     ]
+
+
+def test_failing_callbacks_absorb_their_symptoms_on_the_same_channel() -> None:
+    log = Log()
+    log.round((ALIPAY, verdict("callback_failure_high", value=0.3, baseline=0.01)))
+    late = verdict("callback_latency_high", value=45, baseline=30)
+    log.round((ALIPAY, late), (ALIPAY, verdict("stuck_payments")))
+    assert log.rows == [("callback_failure_high", "alipay", "firing")]
