@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import Progress, TransferSpeedColumn
 from rich.table import Table
 
 from paypulse.cli.common import ConfigOption, settings_with
@@ -39,10 +42,12 @@ def replay(
     alerts_out.unlink(missing_ok=True)
     outputs = Outputs(settings.alerting.log, settings.dead_letter)
     engines = []
-    flow = build_flow(settings, FileSource(events), outputs, on_engine=engines.append)
-    started = time.perf_counter()
-    run_main(flow)
-    elapsed = time.perf_counter() - started
+    source = FileSource(events)
+    with _progress(events) as advance:
+        flow = build_flow(settings, _Reported(source, advance), outputs, on_engine=engines.append)
+        started = time.perf_counter()
+        run_main(flow)
+        elapsed = time.perf_counter() - started
     engine = engines[-1]
     stats = engine.stats
     accepted = sum(stats.accepted.values())
@@ -54,6 +59,35 @@ def replay(
     )
     if labels is not None:
         _print_evaluation(alerts_out, labels, engine)
+
+
+class _Reported:
+    """A source that reports its byte offset, for the progress bar."""
+
+    def __init__(self, source: FileSource, advance: Callable[[int], None]) -> None:
+        self.source = source
+        self.advance = advance
+
+    def partitions(self) -> list[str]:
+        return self.source.partitions()
+
+    def read(self, partition: str, resume_at: int | None) -> Iterator[tuple[int, bytes]]:
+        for n, (offset, line) in enumerate(self.source.read(partition, resume_at)):
+            if n % 10_000 == 0:
+                self.advance(offset)
+            yield offset, line
+
+
+@contextmanager
+def _progress(events: Path) -> Iterator[Callable[[int], None]]:
+    """A progress bar over the file's bytes on a terminal; nothing when output is redirected."""
+    if not console.is_terminal:
+        yield lambda offset: None
+        return
+    columns = (*Progress.get_default_columns(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("replaying", total=events.stat().st_size)
+        yield lambda offset: progress.update(task, completed=offset)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
