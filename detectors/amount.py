@@ -40,7 +40,7 @@ class AmountDetector:
         self.warmup_ms = warmup_ms
         self.half_life_ms = half_life_ms
         self.hysteresis = Hysteresis(fire_after, resolve_after)
-        self.recent: deque[tuple[int, float, float]] = deque(maxlen=span)  # (n, sum log, sum log^2)
+        self.recent: deque[tuple[int, float, float]] = deque(maxlen=3 * span)  # (n, sum log, sum log^2)
         self.n = 0.0  # EW sums of payments, log amounts and their squares
         self.s1 = 0.0
         self.s2 = 0.0
@@ -48,22 +48,31 @@ class AmountDetector:
         self.bad_since_ms: int | None = None
 
     def _judge(self, obs: Observation) -> tuple[bool, float, float, float]:
-        """(bad, observed mean ticket, expected mean ticket, |z|) over the trailing span."""
-        rows = [
-            *list(self.recent)[-(self.span - 1) :],
-            (obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum),
-        ]
-        n = sum(r[0] for r in rows)
-        if self.n < 1 or n == 0:
+        """(bad, observed mean ticket, expected mean ticket, |z|) over the trailing span, or over
+        three spans when that says more: a quiet channel needs minutes of payments to show a shift."""
+        if self.n < 1:
             return False, 0.0, 0.0, 0.0
         mu = self.s1 / self.n
         sigma = math.sqrt(max(self.s2 / self.n - mu * mu, 1e-6))
-        mean = sum(r[1] for r in rows) / n
-        z = abs(mean - mu) / (sigma / math.sqrt(n))
-        shift = abs(math.exp(mean - mu) - 1)
         warm = self.learned_ms >= self.warmup_ms
-        bad = warm and n >= self.min_payments and z > self.z_limit and shift > self.ratio
-        return bad, math.exp(mean), math.exp(mu), z
+        current = (obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum)
+        best = (False, 0.0, math.exp(mu), 0.0)
+        for span in (self.span, 3 * self.span):
+            rows = [*list(self.recent)[-(span - 1) :], current] if span > 1 else [current]
+            n = sum(r[0] for r in rows)
+            if n == 0:
+                continue
+            mean = sum(r[1] for r in rows) / n
+            z = abs(mean - mu) / (sigma / math.sqrt(n))
+            bad = (
+                warm
+                and n >= self.min_payments
+                and z > self.z_limit
+                and abs(math.exp(mean - mu) - 1) > self.ratio
+            )
+            if (bad, z) > (best[0], best[3]):
+                best = (bad, math.exp(mean), math.exp(mu), z)
+        return best
 
     def score(self, obs: Observation) -> Verdict:
         bad, observed, expected, z = self._judge(obs)

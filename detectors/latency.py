@@ -7,6 +7,7 @@ baseline: slow is slow even if it has been slow all week.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from detectors.guards import Hysteresis
@@ -27,12 +28,19 @@ class LatencyDetector:
         self.min_callbacks = min_callbacks
         self.hysteresis = Hysteresis(fire_after, resolve_after)
         self.bad_since_ms: int | None = None
+        self.recent: deque[tuple[int, float | None]] = deque(maxlen=5)  # (callbacks, p95) before this
 
     def _bad(self, obs: Observation) -> bool | None:
-        """True/False, or None when the window has too few callbacks to say."""
-        if obs.callbacks - obs.callback_failures < self.min_callbacks or obs.latency_p95 is None:
+        """True/False, or None when there are too few callbacks to say. A quiet channel has too few
+        callbacks in one window, so the median p95 of the last minute's windows stands in."""
+        ok = obs.callbacks - obs.callback_failures
+        if obs.latency_p95 is not None and ok >= self.min_callbacks:
+            return obs.latency_p95 > self.limit_s
+        rows = [*self.recent, (ok, obs.latency_p95)]
+        p95s = sorted(p95 for _n, p95 in rows if p95 is not None)
+        if sum(n for n, _p95 in rows) < self.min_callbacks or len(p95s) < 3:
             return None
-        return obs.latency_p95 > self.limit_s
+        return p95s[len(p95s) // 2] > self.limit_s
 
     def score(self, obs: Observation) -> Verdict:
         bad = self._bad(obs)
@@ -51,6 +59,7 @@ class LatencyDetector:
 
     def update(self, obs: Observation) -> None:
         bad = self._bad(obs)
+        self.recent.append((obs.callbacks - obs.callback_failures, obs.latency_p95))
         if bad is None:
             return
         if bad and self.bad_since_ms is None:
@@ -60,8 +69,14 @@ class LatencyDetector:
             self.bad_since_ms = None
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "bad_since_ms": self.bad_since_ms, "hysteresis": self.hysteresis.snapshot()}
+        return {
+            "v": 1,
+            "bad_since_ms": self.bad_since_ms,
+            "recent": [list(row) for row in self.recent],
+            "hysteresis": self.hysteresis.snapshot(),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.bad_since_ms = state["bad_since_ms"]
+        self.recent.extend(tuple(row) for row in state["recent"])
         self.hysteresis.restore(state["hysteresis"])
