@@ -25,6 +25,7 @@ so exactly-once reading needs ``-r``; lines held by ``merge-partitions`` are in 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -142,7 +143,7 @@ class PartitionMerge:
 
     def next_wake(self) -> float | None:
         """When to ``tick`` again: while lines wait, every ``idle_s`` (or sooner, at a grace's end)."""
-        if not any(self.buffers.values()):
+        if not any(self.buffers.values()) or math.isinf(self.idle_s):
             return None
         now = self.clock.now()
         later = [at + self.idle_s for at, _rnd in self.heard.values() if at + self.idle_s > now]
@@ -250,6 +251,10 @@ def build_kafka_flow(
     # events would come too late anyway; much longer than a batch timeout, so a busy machine's
     # scheduling hiccup does not look like an idle partition.
     idle_s = max(source.batch_timeout.total_seconds(), settings.windows.lateness.total_seconds() / 3)
+    if not tail:
+        # A finite read: a partition the consumer has not polled for a while is not idle, only
+        # behind; waiting for it (or for the end) costs memory, never a late event.
+        idle_s = math.inf
 
     def build_merge(resume: dict | None) -> _MergeLogic:
         merge = PartitionMerge(_partitions(settings), idle_s, wall)
