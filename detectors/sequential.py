@@ -76,8 +76,8 @@ class SequentialRateDetector:
     almost never sees a 2-point drop, and it spends a 20-point one at half speed. So two run side
     by side, tuned for ``rise`` and ``4 x rise``; each keeps at least ~80% of the optimal speed
     over the range between, for ``ln 2`` more threshold. ``h = ln(ARL) + ln 2`` with ARL the
-    outcomes in ``false_alarm_days``. Recovery is the mirrored CUSUM of the test that fired,
-    crossing ``ln(resolve_arl)``.
+    outcomes in ``false_alarm_days``. Recovery is the mirrored CUSUM of the small-drop test,
+    crossing ``ln(resolve_arl)``: the rate must be back near normal, not merely below 4x rise.
     """
 
     def __init__(
@@ -135,9 +135,11 @@ class SequentialRateDetector:
         """Take one outcome, in arrival order."""
         if not self.armed:
             return
-        fired = self.fired
-        if fired is not None:
-            r = self.r - (fired.llr_bad if bad else fired.llr_good)
+        if self.fired is not None:
+            # recovered = back below the smallest drop worth an alert, whichever test fired: a
+            # 20-point incident easing to 10 points has not recovered
+            small = self.small
+            r = self.r - (small.llr_bad if bad else small.llr_good)
             self.r = r if r > 0.0 else 0.0
             if self.r > self.resolve_h:
                 self.firing, self.fired, self.r = False, None, 0.0
