@@ -19,10 +19,33 @@ from typing import Any
 
 from detectors.protocol import Observation, Verdict
 
-__all__ = ["RateRiseDetector", "bernoulli_llr"]
+__all__ = ["RateRiseDetector", "alarm_threshold", "baseline_rate", "bernoulli_llr"]
 
 _MIN_RATE = 0.002
 _MAX_RATE = 0.6
+
+
+def baseline_rate(ew_bad: float, ew_total: float, prior_rate: float, prior_weight: float) -> float:
+    """The learned bad rate, shrunk toward a prior while history is short, clamped to a sane range.
+
+    A scope with 0 failures in its first 20 payments is not a 0% scope: the prior is worth
+    ``prior_weight`` outcomes.
+
+    >>> baseline_rate(0, 20, prior_rate=0.05, prior_weight=200)
+    0.045454545454545456
+    """
+    rate = (ew_bad + prior_rate * prior_weight) / (ew_total + prior_weight)
+    return min(max(rate, _MIN_RATE), _MAX_RATE)
+
+
+def alarm_threshold(rate_per_ms: float, false_alarm_days: float) -> float:
+    """``ln`` of the outcomes between false alarms we accept (at least 5): Lorden's CUSUM bound.
+
+    >>> round(alarm_threshold(50 / 1000, 30.0), 2)
+    18.68
+    """
+    per_day = rate_per_ms * 86_400_000
+    return max(math.log(max(per_day * false_alarm_days, 1.0)), 5.0)
 
 
 def bernoulli_llr(bad: bool, q0: float, q1: float) -> float:
@@ -96,8 +119,7 @@ class RateRiseDetector:
 
     @property
     def q0(self) -> float:
-        rate = (self.ew_bad + self.prior_rate * self.prior_weight) / (self.ew_total + self.prior_weight)
-        return min(max(rate, _MIN_RATE), _MAX_RATE)
+        return baseline_rate(self.ew_bad, self.ew_total, self.prior_rate, self.prior_weight)
 
     @property
     def q1(self) -> float:
@@ -106,8 +128,7 @@ class RateRiseDetector:
     @property
     def h(self) -> float:
         """Alarm threshold: ln of the accepted number of outcomes between false alarms."""
-        per_day = self.rate_per_ms * 86_400_000
-        return max(math.log(max(per_day * self.false_alarm_days, 1.0)), 5.0)
+        return alarm_threshold(self.rate_per_ms, self.false_alarm_days)
 
     def _step(self, obs: Observation) -> dict[str, Any]:
         """Compute the next state from ``obs`` without applying it (score stays pure).

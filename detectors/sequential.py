@@ -16,12 +16,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from detectors.cusum import alarm_threshold, baseline_rate
 from detectors.protocol import Observation, Verdict
 
 __all__ = ["SequentialRateDetector"]
-
-_MIN_RATE = 0.002
-_MAX_RATE = 0.6
 
 
 class _Cusum:
@@ -161,8 +159,7 @@ class SequentialRateDetector:
 
     @property
     def q0(self) -> float:
-        rate = (self.ew_bad + self.prior_rate * self.prior_weight) / (self.ew_total + self.prior_weight)
-        return min(max(rate, _MIN_RATE), _MAX_RATE)
+        return baseline_rate(self.ew_bad, self.ew_total, self.prior_rate, self.prior_weight)
 
     def score(self, obs: Observation) -> Verdict:
         q0 = self.q0
@@ -205,8 +202,7 @@ class SequentialRateDetector:
             q0 = self.q0
             self.small.tune(q0, min(q0 + self.rise, 0.95))
             self.large.tune(q0, min(q0 + 4 * self.rise, 0.95))
-        per_day = self.rate_per_ms * 86_400_000
-        self.h = max(math.log(max(per_day * self.false_alarm_days, 1.0)), 5.0) + math.log(2)
+        self.h = alarm_threshold(self.rate_per_ms, self.false_alarm_days) + math.log(2)
 
     _STATE = ("first_ms", "ew_total", "ew_bad", "rate_per_ms", "armed", "r", "firing")
 
