@@ -1,12 +1,12 @@
 """Which detectors watch which scope, built from settings.
 
 All payments and each channel get every detector, judged every 10-second window, plus a River
-model whose score is exported for dashboards; their success-rate and callback-failure tests are
-sequential per event (stepped by the engine as outcomes arrive), so they need not wait for the
-window to close. A tracked
-merchant gets the ones that matter per merchant (success rate, callback failures, stuck
-payments), judged on 1-minute roll-ups: a merchant's volume is too small and too bursty for
-the rest to mean anything, and per-minute judging keeps 200 merchants cheap.
+model whose score is exported for dashboards. A tracked merchant gets the ones that matter per
+merchant (success rate, callback failures, stuck payments), judged on 1-minute roll-ups: a
+merchant's volume is too small and too bursty for the rest to mean anything, and per-minute
+judging keeps 200 merchants cheap. On every scope the success-rate and callback-failure tests
+are sequential per event (stepped by the engine as outcomes arrive), so they need not wait for
+a window to close; windows only teach them the baseline.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 from alerting.model import Scope
 from detectors.amount import AmountDetector
 from detectors.counts import CountDetector
-from detectors.cusum import RateRiseDetector
 from detectors.latency import LatencyDetector
 from detectors.protocol import Detector
 from detectors.river_detector import RiverScoreDetector
@@ -58,10 +57,8 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "warmup_ms": warmup_ms,
             **extra,
         }
-        if merchant:  # judged per minute from windows
-            detectors.append(RateRiseDetector(kind, outcomes, **common_rate))
-        else:  # stepped per event by the engine, taught by windows
-            detectors.append(SequentialRateDetector(kind, stream, outcomes, **common_rate))
+        # stepped per event by the engine, taught by closed windows (1-minute ones for merchants)
+        detectors.append(SequentialRateDetector(kind, stream, outcomes, **common_rate))
     detectors += [
         CountDetector(
             "stuck_payments",

@@ -36,6 +36,8 @@ __all__ = ["Engine", "EngineOutput", "EngineStats"]
 _MAX_DEDUP_IDS = 2_000_000
 _HISTORY = 30  # closed windows kept per scope: the 5-minute view at 10 s windows
 
+_Steppers = tuple[tuple[SequentialRateDetector, ...], tuple[SequentialRateDetector, ...]]
+
 
 @dataclass
 class EngineOutput:
@@ -89,7 +91,9 @@ class Engine:
         self.totals: dict[str, Observation] = {}  # per channel, since start: the Prometheus counters
         self.lock = threading.RLock()  # held by the adapter around process(); readers take it too
         # channel -> (detectors stepped per payment, per callback): that channel's and all payments'
-        self._steppers: dict[str, tuple[tuple[SequentialRateDetector, ...], ...]] = {}
+        self._steppers: dict[str, _Steppers] = {}
+        # tracked merchant -> its own (per payment, per callback) detectors, while it has a scope
+        self._merchant_steppers: dict[str, _Steppers] = {}
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -103,6 +107,7 @@ class Engine:
         processed = self.stuck.processed
         heavy_add = self.heavy.add
         steppers = self._steppers
+        merchant_steppers = self._merchant_steppers
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
             event_id = event.event_id
@@ -116,14 +121,18 @@ class Engine:
                 continue
             kind = type(event)
             step = steppers.get(event.channel) or self._stepper(event.channel)
+            merchant = event.merchant_id
+            own = merchant_steppers.get(merchant) if merchant is not None else None
             if kind is Payment:
                 n_pay += 1
-                merchant = event.merchant_id
                 if merchant is not None:
                     heavy_add(merchant)
                 failed = event.status != "succeeded"
                 for detector in step[0]:
                     detector.step(failed, event.ts)
+                if own is not None:
+                    for detector in own[0]:
+                        detector.step(failed, event.ts)
                 if not failed:
                     paid(event.order_id, event.ts, event.channel, merchant, event.amount)
             elif kind is Callback:
@@ -131,6 +140,9 @@ class Engine:
                 failed = event.status != "processed"
                 for detector in step[1]:
                     detector.step(failed, event.ts)
+                if own is not None:
+                    for detector in own[1]:
+                        detector.step(failed, event.ts)
                 if not failed and processed(event.order_id, event.ts) is not None:
                     self.stats.recovered_stuck += 1
             else:
@@ -199,11 +211,7 @@ class Engine:
         for obs in observations:
             detectors = self.detectors.get(obs.scope)
             if detectors is None:
-                detectors = self.detectors[obs.scope] = build_detectors(
-                    obs.scope, self.settings.detectors, self.width_ms
-                )
-                if obs.scope.merchant_id is None:
-                    self._steppers.clear()  # a new channel scope: rebuild who steps what
+                detectors = self._build(obs.scope)
             for detector in detectors:
                 verdict = detector.score(obs)
                 detector.update(obs)
@@ -224,14 +232,19 @@ class Engine:
             self.stats.alerts[key] = self.stats.alerts.get(key, 0) + 1
         out.alerts += changes
 
-    def _stepper(self, channel: str) -> tuple[tuple[SequentialRateDetector, ...], ...]:
+    def _build(self, scope: Scope) -> list[Detector]:
+        """A new scope's detectors, registered with whoever steps them per event."""
+        detectors = self.detectors[scope] = build_detectors(scope, self.settings.detectors, self.width_ms)
+        if scope.merchant_id is None:
+            self._steppers.clear()  # a new channel scope: rebuild who steps what
+        else:
+            self._merchant_steppers[scope.merchant_id] = _split_streams(detectors)
+        return detectors
+
+    def _stepper(self, channel: str) -> _Steppers:
         """The per-event detectors an event of ``channel`` feeds (built once its scopes exist)."""
-        found = [d for scope in (Scope(channel), Scope()) for d in self.detectors.get(scope, ())]
-        sequential = [d for d in found if isinstance(d, SequentialRateDetector)]
-        step = (
-            tuple(d for d in sequential if d.stream == "payments"),
-            tuple(d for d in sequential if d.stream == "callbacks"),
-        )
+        scopes = (Scope(channel), Scope())
+        step = _split_streams([d for scope in scopes for d in self.detectors.get(scope, ())])
         self._steppers[channel] = step  # cleared whenever a new channel scope appears
         return step
 
@@ -269,6 +282,7 @@ class Engine:
         for scope in [s for s in self.detectors if s.merchant_id is not None]:
             if scope.merchant_id not in tracked and scope not in firing:
                 del self.detectors[scope]
+                del self._merchant_steppers[scope.merchant_id]
 
     # -- recovery -------------------------------------------------------------------------------
 
@@ -303,11 +317,9 @@ class Engine:
         self.heavy.counts = dict(state["heavy"])
         self.merchant_minutes.restore(state["merchant_minutes"])
         for channel, merchant_id, snapshots in state["detectors"]:
-            scope = Scope(channel, merchant_id)
-            detectors = build_detectors(scope, self.settings.detectors, self.width_ms)
+            detectors = self._build(Scope(channel, merchant_id))
             for detector, snap in zip(detectors, snapshots, strict=True):
                 detector.restore(snap)
-            self.detectors[scope] = detectors
         for row in state["firing"]:
             alert = Alert.from_json(row)
             self.lifecycle.firing[(alert.kind, alert.scope)] = alert
@@ -329,3 +341,12 @@ class Engine:
             if detector.kind == "volume_drop":
                 return detector.mean * 60_000 / self.width_ms  # type: ignore[attr-defined]
         return None
+
+
+def _split_streams(detectors: list[Detector]) -> _Steppers:
+    """(stepped per payment, stepped per callback) among ``detectors``."""
+    sequential = [d for d in detectors if isinstance(d, SequentialRateDetector)]
+    return (
+        tuple(d for d in sequential if d.stream == "payments"),
+        tuple(d for d in sequential if d.stream == "callbacks"),
+    )
