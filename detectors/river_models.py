@@ -22,13 +22,13 @@ on any series, so everything is scale-free and self-calibrating:
   until the slow level catches up.
 * **Seasonality.** Every ``season_every`` points the autocorrelation of the last ``history`` values
   (one FFT) is searched for a prominent peak; a period found starts the seasonal baseline, a period
-  that fades stops it.
+  that fades stops it (:mod:`detectors.river_season`).
 * **Calibration.** The raw score is the larger of the point and shift statistics. It is divided by
   a high quantile (``calib_quantile``) of past raw scores, kept in a fixed log-spaced histogram with
   exponential forgetting (bounded, and plain data), and never below ``ref_floor``; a logistic,
   shifted so that 0 maps to 0, maps the ratio to [0, 1]. So "typical for this series" sits near 0,
   a point ``midpoint`` times the typical extreme scores 0.5, and heavy-tailed series do not alarm
-  all day.
+  all day (:mod:`detectors.river_calibration`).
 * **Warm-up.** The first ``warmup`` points score 0 and the reference is inflated by
   ``1 + warmup / n`` afterwards, so a new series starts quiet rather than at 1.
 
@@ -56,19 +56,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
-
+from detectors.river_calibration import BINS, ScoreCalibration
+from detectors.river_season import detect_period, season_persists, start_profile
 from paypulse.errors import ConfigError, StateError
 
 __all__ = ["SeriesScorer", "detect_period", "score_series"]
 
 _VERSION = 1
-# Calibration histogram: log2(raw) from _LO to _LO + _BINS / _PER_OCTAVE, i.e. 1/8 .. ~2^13.
-_LO = -3.0
-_PER_OCTAVE = 4
-_BINS = 64
 _RAW_CAP = 1e6
-_REF_EVERY = 8  # recompute the calibration quantile every few learned points
 
 
 def _clamp(value: float, bound: float) -> float:
@@ -77,56 +72,6 @@ def _clamp(value: float, bound: float) -> float:
 
 def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def detect_period(
-    values: Iterable[float], min_period: int, max_period: int, threshold: float, prominence: float = 0.1
-) -> int:
-    """The dominant period of ``values`` from its autocorrelation, or 0 when there is none.
-
-    The series is detrended (least squares line), its autocorrelation computed with one FFT, and the
-    highest local maximum with lag in ``[min_period, max_period]`` chosen if it exceeds
-    ``threshold`` and rises at least ``prominence`` above the lowest autocorrelation before it. The
-    prominence test is what keeps random walks and slow drifts, whose autocorrelation decays
-    smoothly from 1, from being read as seasonal.
-
-    >>> wave = [math.sin(2 * math.pi * i / 24) + 0.1 * ((i * 7919) % 13 - 6) / 6 for i in range(400)]
-    >>> detect_period(wave, 4, 150, 0.3)
-    24
-    >>> detect_period([float(i) for i in range(400)], 4, 150, 0.3)
-    0
-    """
-    x = np.asarray(list(values), dtype=float)
-    n = len(x)
-    hi = min(max_period, n // 2)
-    if hi <= min_period + 1:
-        return 0
-    t = np.arange(n, dtype=float)
-    t -= t.mean()
-    x = x - x.mean()
-    x = x - t * (np.dot(t, x) / np.dot(t, t))
-    spectrum = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum))[: hi + 2]
-    if acf[0] <= 1e-12 * n * (1.0 + float(np.max(np.abs(x))) ** 2):
-        return 0
-    acf = acf / acf[0] * n / (n - np.arange(len(acf)))  # unbiased: long lags are not penalised
-    peaks: list[tuple[int, float]] = []
-    low = float(np.min(acf[1:min_period])) if min_period > 1 else 1.0
-    for lag in range(min_period, hi + 1):
-        value = float(acf[lag])
-        if acf[lag - 1] <= value >= acf[lag + 1] and value > threshold and value - low >= prominence:
-            peaks.append((lag, value))
-            low = value
-        low = min(low, value)
-    if not peaks:
-        return 0
-    best, best_value = max(peaks, key=lambda peak: peak[1])
-    # Prefer the fundamental: the peak at a multiple of the period can win by noise.
-    for lag, value in peaks:
-        ratio = best / lag
-        if value >= 0.8 * best_value and abs(ratio - round(ratio)) * lag <= 1.5:
-            return lag
-    return best
 
 
 class SeriesScorer:
@@ -213,8 +158,14 @@ class SeriesScorer:
         self.midpoint = midpoint
         self.steepness = steepness
         self.seed = seed
-        self._growth = 2.0 ** (1.0 / calib_half_life)
-        self._zero = 1.0 / (1.0 + math.exp(steepness * midpoint))  # the logistic at 0, mapped to score 0
+        self._calibration = ScoreCalibration(
+            quantile=calib_quantile,
+            half_life=calib_half_life,
+            ref_floor=ref_floor,
+            midpoint=midpoint,
+            steepness=steepness,
+            warmup=warmup,
+        )
         self._reset()
 
     def _reset(self) -> None:
@@ -229,10 +180,7 @@ class SeriesScorer:
         self.shift_run = 0
         self.wild_run = 0
         self.values: deque[float] = deque(maxlen=self.history)
-        self.bins = [0.0] * _BINS
-        self.weight = 1.0
-        self.total = 0.0
-        self.ref = self.ref_floor
+        self._calibration.reset()
         self._cache: tuple[int, float, tuple[float, ...]] | None = None
 
     # ------------------------------------------------------------------ scoring
@@ -266,13 +214,7 @@ class SeriesScorer:
         shift_median = recent[half] if len(recent) % 2 else 0.5 * (recent[half - 1] + recent[half])
         z_shift = abs(shift_median) / max(self.shift_scale, floor)
         raw = min(max(z_point, z_shift), _RAW_CAP)
-        if self.n < self.warmup:
-            score = 0.0
-        else:
-            ratio = raw / (self.ref * (1.0 + self.warmup / self.n))
-            score = (1.0 / (1.0 + math.exp(-self.steepness * (ratio - self.midpoint))) - self._zero) / (
-                1.0 - self._zero
-            )
+        score = self._calibration.score(raw, self.n)
         result = (score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point)
         self._cache = (self.n, x, result)
         return result
@@ -331,7 +273,7 @@ class SeriesScorer:
         if self.shift_run >= self.shift_window:
             self._reanchor(shift_median)
         if n > self.warmup:
-            self._calibrate(raw)
+            self._calibration.learn(raw, n)
         self.values.append(x)
         self.n = n + 1
         if self.n % self.season_every == 0 and self.n >= 4 * self.min_period:
@@ -346,36 +288,11 @@ class SeriesScorer:
         self.shift_resid.clear()
         self.shift_run = 0
 
-    def _calibrate(self, raw: float) -> None:
-        if raw > 0:
-            index = int((math.log2(raw) - _LO) * _PER_OCTAVE)
-            index = 0 if index < 0 else _BINS - 1 if index >= _BINS else index
-        else:
-            index = 0
-        self.bins[index] += self.weight
-        self.total += self.weight
-        self.weight *= self._growth
-        if self.weight > 1e200:  # renormalise the growing weight (exponential forgetting)
-            self.bins = [b / self.weight for b in self.bins]
-            self.total /= self.weight
-            self.weight = 1.0
-        if self.n % _REF_EVERY == 0:
-            self.ref = max(self.ref_floor, self._quantile(self.calib_quantile))
-
-    def _quantile(self, q: float) -> float:
-        target = q * self.total
-        acc = 0.0
-        for index, count in enumerate(self.bins):
-            if acc + count >= target and count > 0:  # interpolate geometrically inside the bin
-                return 2.0 ** (_LO + (index + (target - acc) / count) / _PER_OCTAVE)
-            acc += count
-        return 2.0 ** (_LO + _BINS / _PER_OCTAVE)
-
     def _update_season(self) -> None:
         window = list(self.values)
         if len(window) < 4 * self.min_period:
             return
-        if self.period and self._season_still_there(window):
+        if self.period and season_persists(window, self.period, self.season_threshold):
             # Keep the profile centred so the level stays the level.
             mean = sum(self.profile) / self.period
             self.profile = [s - mean for s in self.profile]
@@ -390,31 +307,8 @@ class SeriesScorer:
             self.season_level = self.season_scale = 0.0
             return
         # Start the profile from the history: per-phase means around the last cycle's mean.
-        start = self.n - len(window)
-        sums = [0.0] * period
-        counts = [0] * period
-        for offset, value in enumerate(window):
-            phase = (start + offset) % period
-            sums[phase] += value
-            counts[phase] += 1
-        mean = sum(window) / len(window)
-        self.profile = [s / c - mean if c else 0.0 for s, c in zip(sums, counts, strict=True)]
-        last = window[-period:]
-        self.season_level = sum(last) / len(last)
-        resid = [
-            abs(v - self.season_level - self.profile[(self.n - period + i) % period])
-            for i, v in enumerate(last)
-        ]
-        self.season_scale = max(sum(resid) / len(resid), self._floor(self.season_level)) * 1.25
-
-    def _season_still_there(self, window: list[float]) -> bool:
-        x = np.asarray(window, dtype=float)
-        p = self.period
-        if len(x) < 2 * p:
-            return False
-        a, b = x[p:] - x[p:].mean(), x[:-p] - x[:-p].mean()
-        denom = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
-        return denom > 0 and float(np.dot(a, b)) / denom > 0.7 * self.season_threshold
+        self.profile, self.season_level, resid = start_profile(window, self.n, period)
+        self.season_scale = max(resid, self._floor(self.season_level)) * 1.25
 
     # ------------------------------------------------------------------ recovery
 
@@ -434,7 +328,7 @@ class SeriesScorer:
             "shift": {"resid": list(self.shift_resid), "scale": self.shift_scale, "run": self.shift_run},
             "wild_run": self.wild_run,
             "values": list(self.values),
-            "calib": {"bins": list(self.bins), "weight": self.weight, "total": self.total, "ref": self.ref},
+            "calib": self._calibration.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -454,15 +348,10 @@ class SeriesScorer:
             self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
             self.wild_run = int(state["wild_run"])
             self.values.extend(float(v) for v in state["values"])
-            self.bins = [float(v) for v in calib["bins"]]
-            self.weight, self.total, self.ref = (
-                float(calib["weight"]),
-                float(calib["total"]),
-                float(calib["ref"]),
-            )
+            self._calibration.restore(calib)
         except (KeyError, TypeError, ValueError) as err:
             raise StateError(f"cannot restore series scorer state: {err!r}") from None
-        if len(self.profile) != self.period or len(self.bins) != _BINS:
+        if len(self.profile) != self.period or len(self._calibration.bins) != BINS:
             raise StateError("cannot restore series scorer state: profile or histogram has the wrong length")
 
 

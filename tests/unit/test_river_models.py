@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.river_models import SeriesScorer, detect_period, score_series
+from detectors.river_models import SeriesScorer, score_series
+from detectors.river_season import detect_period
 from detectors.series import score_csv
 from paypulse.errors import ConfigError, StateError
 
