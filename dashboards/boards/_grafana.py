@@ -6,7 +6,10 @@ Grafana's 24-column grid, wraps to a new line when a panel does not fit, and num
 no board carries hand-kept ids or coordinates that drift apart when a panel is added.
 
 Every panel queries the ``$datasource`` variable, so a board imports into any Grafana whose
-Prometheus scrapes PayPulse.
+Prometheus scrapes PayPulse. Boards that show the same signals for different scopes (whole
+channels, chosen merchants) share a :class:`Selector` shape and differ only in its matchers and
+legend, and the selector draws the panels every payment board shows for its scope;
+:func:`zero_based` and :func:`per_second` name the two graph shapes most other panels have.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ __all__ = [
     "DATASOURCE",
     "GRID_WIDTH",
     "Board",
+    "Selector",
     "Target",
     "datasource_variable",
+    "per_second",
     "query_variable",
     "stat",
     "table",
     "timeseries",
+    "zero_based",
 ]
 
 GRID_WIDTH: Final = 24
@@ -49,6 +55,59 @@ class Target:
             "instant": self.instant,
             **({"format": "table"} if self.instant else {}),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """The label matchers that pick a board's scope, and the legend that names one series of it.
+
+    >>> channels = Selector('merchant="all"', "{{channel}}")
+    >>> channels("paypulse_stuck_payments", ', channel!="all"')
+    'paypulse_stuck_payments{merchant="all", channel!="all"}'
+    >>> channels.target("paypulse_stuck_payments", "stuck").legend
+    '{{channel}} stuck'
+    """
+
+    matchers: str
+    legend: str = ""
+
+    def __call__(self, metric: str, extra: str = "") -> str:
+        """``metric`` restricted to the scope, and to ``extra`` matchers (``', quantile="0.99"'``)."""
+        return f"{metric}{{{self.matchers}{extra}}}"
+
+    def target(self, metric: str, suffix: str = "", extra: str = "") -> Target:
+        """A query of ``metric`` in the scope, its legend the scope's followed by ``suffix``."""
+        return Target(self(metric, extra), f"{self.legend} {suffix}" if suffix else self.legend)
+
+    # The panels every payment board draws for its scope.
+
+    def success_ratio(self, title: str, *more: Target, description: str = "") -> dict[str, Any]:
+        """The scope's success ratio per closed window, and ``more`` series to compare it with."""
+        return timeseries(
+            title,
+            self.target("paypulse_success_ratio"),
+            *more,
+            unit="percentunit",
+            max_value=1,
+            description=description,
+        )
+
+    def callback_ratios(self) -> dict[str, Any]:
+        """The share of the scope's callbacks that failed and that came late, one series each."""
+        return zero_based(
+            "Callback failure and delayed ratio",
+            self.target("paypulse_callback_failure_ratio", "failed"),
+            self.target("paypulse_callback_delayed_ratio", "delayed"),
+            unit="percentunit",
+        )
+
+    def complaints_by_category(self) -> dict[str, Any]:
+        """The scope's complaints per minute, stacked by category."""
+        return zero_based(
+            "Complaints per minute by category",
+            Target(f"sum by (category) ({self('paypulse_complaints_per_minute')})", "{{category}}"),
+            stack=True,
+        )
 
 
 def _targets(targets: tuple[Target, ...]) -> list[dict[str, Any]]:
@@ -94,6 +153,25 @@ def timeseries(
             "tooltip": {"mode": "multi", "sort": "desc"},
         },
     }
+
+
+def zero_based(
+    title: str,
+    *targets: Target,
+    unit: str = "short",
+    description: str = "",
+    max_value: float | None = None,
+    stack: bool = False,
+) -> dict[str, Any]:
+    """A :func:`timeseries` of something never negative (counts, amounts, durations): its axis starts at 0."""
+    return timeseries(
+        title, *targets, unit=unit, description=description, min_value=0, max_value=max_value, stack=stack
+    )
+
+
+def per_second(title: str, *targets: Target, description: str = "", stack: bool = False) -> dict[str, Any]:
+    """A :func:`zero_based` graph of events per second (``rate()`` of counters)."""
+    return zero_based(title, *targets, unit="reqps", description=description, stack=stack)
 
 
 def stat(
@@ -160,6 +238,13 @@ class Board:
             }
         )
         self._y += 1
+        return self
+
+    def section(self, title: str, *panels: dict[str, Any], w: int = 12, h: int = 8) -> Board:
+        """A :meth:`row` titled ``title`` followed by ``panels``, each ``w`` columns wide and ``h`` high."""
+        self.row(title)
+        for panel in panels:
+            self.add(panel, w=w, h=h)
         return self
 
     def add(self, panel: dict[str, Any], w: int = 12, h: int = 8) -> Board:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.boards._grafana import Board, Target, stat, timeseries
+from dashboards.boards._grafana import Board, Target, per_second, stat, zero_based
 
 __all__ = ["UID", "build"]
 
@@ -23,30 +23,18 @@ def build() -> dict[str, Any]:
     board = Board(
         UID, "PayPulse health", "Intake, event-time progress and notification delivery of PayPulse."
     )
-    board.row("Now")
-    board.add(
+    board.section(
+        "Now",
         stat("Up", Target('up{job="paypulse"}', "{{instance}}"), thresholds=((0, "red"), (1, "green"))),
-        w=6,
-        h=4,
-    )
-    board.add(
         stat(
             "Processing lag",
             Target("max(paypulse_processing_lag_seconds)"),
             unit="s",
             thresholds=((60, "orange"), (120, "red")),
         ),
-        w=6,
-        h=4,
-    )
-    board.add(
         stat(
             "Outbox pending", Target("sum(paypulse_outbox_pending)"), thresholds=((1, "orange"), (50, "red"))
         ),
-        w=6,
-        h=4,
-    )
-    board.add(
         stat(
             "Rejected share (5m)",
             Target("paypulse:events_rejected:ratio_rate5m"),
@@ -56,58 +44,38 @@ def build() -> dict[str, Any]:
         w=6,
         h=4,
     )
-
-    board.row("Intake")
-    board.add(
-        timeseries(
+    board.section(
+        "Intake",
+        per_second(
             "Events accepted per second",
             Target(f"sum by (type) (rate(paypulse_events_accepted_total[{_RATE}]))", "{{type}}"),
-            unit="reqps",
-            min_value=0,
             stack=True,
         ),
-        w=8,
-    )
-    board.add(
-        timeseries(
+        per_second(
             "Events rejected per second",
             Target(f"sum by (reason) (rate(paypulse_events_rejected_total[{_RATE}]))", "{{reason}}"),
-            unit="reqps",
-            min_value=0,
             stack=True,
             description="Dead-lettered lines by reason; the dead-letter file holds the lines.",
         ),
-        w=8,
-    )
-    board.add(
-        timeseries(
+        per_second(
             "Duplicates per second",
             Target(f"sum(rate(paypulse_events_duplicate_total[{_RATE}]))", "duplicates"),
-            unit="reqps",
-            min_value=0,
         ),
         w=8,
     )
-
-    board.row("Event time")
-    board.add(
-        timeseries(
+    board.section(
+        "Event time",
+        zero_based(
             "Watermark lag",
             Target("paypulse_processing_lag_seconds", "processing lag {{instance}}"),
             Target("time() - paypulse_watermark_timestamp_seconds", "watermark age {{instance}}"),
             unit="s",
-            min_value=0,
             description="Wall time minus the event-time watermark; PayPulseLagging fires above 120 s.",
-        )
-    )
-    board.add(
-        timeseries(
+        ),
+        zero_based(
             "Batch duration",
             *(
-                Target(
-                    f"histogram_quantile({q}, sum by (le) ({_BUCKETS}))",
-                    f"p{label}",
-                )
+                Target(f"histogram_quantile({q}, sum by (le) ({_BUCKETS}))", f"p{label}")
                 for q, label in (("0.5", "50"), ("0.99", "99"))
             ),
             Target(
@@ -116,43 +84,32 @@ def build() -> dict[str, Any]:
                 "mean",
             ),
             unit="s",
-            min_value=0,
-        )
+        ),
     )
-
-    board.row("Alerts and notifications")
-    board.add(
-        timeseries(
+    board.section(
+        "Alerts and notifications",
+        zero_based(
             "Notifications by route and outcome",
             Target(
                 f"sum by (route, outcome) (increase(paypulse_notifications_total[{_RATE}]))",
                 "{{route}} {{outcome}}",
             ),
-            min_value=0,
             description="'retry' is a temporary failure the outbox retries; 'parked' needs a fixed route.",
         ),
-        w=8,
-    )
-    board.add(
-        timeseries("Outbox pending", Target("paypulse_outbox_pending", "{{instance}}"), min_value=0),
-        w=8,
-    )
-    board.add(
-        timeseries(
+        zero_based("Outbox pending", Target("paypulse_outbox_pending", "{{instance}}")),
+        zero_based(
             "Alert state changes",
             Target(
                 f"sum by (kind, status) (increase(paypulse_alerts_total[{_RATE}]))", "{{kind}} {{status}}"
             ),
-            min_value=0,
         ),
         w=8,
     )
     board.add(
-        timeseries(
+        zero_based(
             "Status page banner",
             Target("max(paypulse_banner_on)", "banner on"),
             Target("max(paypulse_banner_override)", "operator override"),
-            min_value=0,
             max_value=1,
         ),
         w=24,

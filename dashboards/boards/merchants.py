@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.boards._grafana import Board, Target, query_variable, table, timeseries
+from dashboards.boards._grafana import Board, Selector, Target, query_variable, table, zero_based
 
 __all__ = ["UID", "build"]
 
 UID = "paypulse-merchants"
-_SCOPE = 'channel=~"$channel", merchant=~"$merchant"'
-_LEGEND = "{{merchant}} {{channel}}"
+_MERCHANTS = Selector('channel=~"$channel", merchant=~"$merchant"', "{{merchant}} {{channel}}")
 
 
 def build() -> dict[str, Any]:
@@ -36,87 +35,41 @@ def build() -> dict[str, Any]:
             "merchant",
         )
     )
-
-    board.row("Payments")
-    board.add(
-        timeseries(
-            "Success ratio",
-            Target(f"paypulse_success_ratio{{{_SCOPE}}}", _LEGEND),
-            unit="percentunit",
-            max_value=1,
-        )
-    )
-    board.add(
-        timeseries(
+    board.section(
+        "Payments",
+        _MERCHANTS.success_ratio("Success ratio"),
+        zero_based(
             "Payments per minute vs seasonal baseline",
-            Target(f"paypulse_payments_per_minute{{{_SCOPE}}}", _LEGEND),
-            Target(f"paypulse_volume_baseline_per_minute{{{_SCOPE}}}", f"{_LEGEND} baseline"),
-            min_value=0,
-        )
-    )
-    board.add(
-        timeseries(
-            "Amount per minute",
-            Target(f"paypulse_amount_per_minute{{{_SCOPE}}}", _LEGEND),
-            unit="currencyCNY",
-            min_value=0,
-        )
-    )
-    board.add(
+            _MERCHANTS.target("paypulse_payments_per_minute"),
+            _MERCHANTS.target("paypulse_volume_baseline_per_minute", "baseline"),
+        ),
+        zero_based("Amount per minute", _MERCHANTS.target("paypulse_amount_per_minute"), unit="currencyCNY"),
         table(
             "Busiest merchants now",
             Target('topk(10, paypulse_payments_per_minute{channel=~"$channel", merchant!="all"})'),
             hide=("Time", "__name__", "instance", "job"),
             description="Payments in the last window; 'other' is the pooled long tail.",
-        )
+        ),
     )
-
-    board.row("Callbacks")
-    board.add(
-        timeseries(
+    board.section(
+        "Callbacks",
+        zero_based(
             "Callback latency p95 / p99",
-            Target(
-                f'paypulse_callback_latency_seconds{{{_SCOPE}, quantile=~"0.95|0.99"}}',
-                f"{_LEGEND} q{{{{quantile}}}}",
+            _MERCHANTS.target(
+                "paypulse_callback_latency_seconds", "q{{quantile}}", ', quantile=~"0.95|0.99"'
             ),
             unit="s",
-            min_value=0,
-        )
-    )
-    board.add(
-        timeseries(
-            "Callback failure and delayed ratio",
-            Target(f"paypulse_callback_failure_ratio{{{_SCOPE}}}", f"{_LEGEND} failed"),
-            Target(f"paypulse_callback_delayed_ratio{{{_SCOPE}}}", f"{_LEGEND} delayed"),
-            unit="percentunit",
-            min_value=0,
-        )
-    )
-
-    board.row("Complaints, stuck payments and detectors")
-    board.add(
-        timeseries(
-            "Complaints per minute by category",
-            Target(f"sum by (category) (paypulse_complaints_per_minute{{{_SCOPE}}})", "{{category}}"),
-            min_value=0,
-            stack=True,
         ),
-        w=8,
+        _MERCHANTS.callback_ratios(),
     )
-    board.add(
-        timeseries(
-            "Stuck payments",
-            Target(f"paypulse_stuck_payments{{{_SCOPE}}}", _LEGEND),
-            min_value=0,
-        ),
-        w=8,
-    )
-    board.add(
-        timeseries(
+    board.section(
+        "Complaints, stuck payments and detectors",
+        _MERCHANTS.complaints_by_category(),
+        zero_based("Stuck payments", _MERCHANTS.target("paypulse_stuck_payments")),
+        zero_based(
             "Detector scores",
-            Target(f"paypulse_detector_score{{{_SCOPE}}}", f"{{{{kind}}}} {_LEGEND}"),
+            Target(_MERCHANTS("paypulse_detector_score"), f"{{{{kind}}}} {_MERCHANTS.legend}"),
             unit="percentunit",
-            min_value=0,
             max_value=1,
         ),
         w=8,
@@ -124,7 +77,7 @@ def build() -> dict[str, Any]:
     board.add(
         table(
             "Alerts firing for these merchants",
-            Target(f"paypulse_alerts_firing{{{_SCOPE}}} > 0"),
+            Target(f"{_MERCHANTS('paypulse_alerts_firing')} > 0"),
             hide=("Time", "Value", "__name__", "instance", "job"),
         ),
         w=24,
