@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +131,14 @@ def run_scenario(path: Path, settings: Settings | None = None, **overrides: Any)
         lines += len(batch)
         alerts += [a.to_json() for a in engine.process(batch).alerts]
     alerts += [a.to_json() for a in engine.finish().alerts]
+    # alerts of the learning period (a scenario's learn_for) are the detectors meeting habits
+    # for the first time, not findings: they are neither scored nor counted as days
+    scored_from = (scenario.start + scenario.learn_for).astimezone(UTC)
     return ScenarioRun(
         name=path.stem,
         labels=simulator.labels(),
-        alerts=alerts,
-        days=scenario.duration.total_seconds() / 86_400,
+        alerts=[a for a in alerts if datetime.fromisoformat(a["detected_at"]) >= scored_from],
+        days=(scenario.duration - scenario.learn_for).total_seconds() / 86_400,
         lines=lines,
         seconds=time.perf_counter() - started,
     )

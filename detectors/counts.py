@@ -7,7 +7,10 @@ So each trailing minute is tested exactly against a Poisson with the learned rat
 over-dispersed and a significant-but-tiny deviation is not an incident.
 
 The expected rate is an exponentially weighted mean per window, learned only while the
-detector is quiet, so an ongoing incident never becomes the new normal.
+detector is quiet, so an ongoing incident never becomes the new normal. With ``seasonal`` it is
+the same time of day (or week) instead, once a day has been seen (:mod:`detectors.seasonal`),
+scaled by how the last half hour compared with its own seasonal expectation: a day that runs
+20% above last week is not an anomaly, a nightly maintenance dip seen every day is not either.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from scipy.special import pdtr, pdtrc
 
 from detectors.guards import Hysteresis
 from detectors.protocol import Observation, Verdict
+from detectors.seasonal import SeasonalProfile
 
 __all__ = ["CountDetector", "poisson_tail"]
 
@@ -57,6 +61,7 @@ class CountDetector:
         warmup_ms: int = 600_000,
         half_life_ms: int = 1_800_000,
         dispersion: float = 1.0,
+        seasonal: SeasonalProfile | None = None,
     ) -> None:
         self.kind = kind
         # variance / mean of the counts: payments come in bursts (a big merchant's batch, a
@@ -74,6 +79,11 @@ class CountDetector:
         self.hysteresis = Hysteresis(fire_after, resolve_after)
         self.recent: deque[float] = deque(maxlen=span)
         self.mean = 0.0  # EW mean count per window
+        self.profile = seasonal
+        self.recent_usual: deque[float | None] = deque(maxlen=span)  # the profile's value per window
+        # EW sums of the count and of the profile's expectation over quiet windows: their ratio is
+        # how today runs against the usual (the level)
+        self.level = [0.0, 0.0, 0]  # observed, usual, ms learned
         self.learned_ms = 0
         self.started_ms: int | None = None
         self.bad_since_ms: int | None = None
@@ -89,10 +99,28 @@ class CountDetector:
         self._last_judge = (obs, result)
         return result
 
+    @property
+    def _seasonal_ready(self) -> bool:
+        """The profile knows this scope's day and the level has been learned for a half-life."""
+        return self.profile is not None and self.level[2] >= self.half_life_ms and self.level[1] > 0
+
+    def _expected(self, obs: Observation, windows: int) -> float:
+        """Expected count over the trailing ``windows``: seasonal when known, else the trailing mean."""
+        floor = self.floor_per_window * windows
+        observed, usual, _learned_ms = self.level
+        if self._seasonal_ready:
+            bases = [*list(self.recent_usual)[len(self.recent_usual) - windows + 1 :], self._usual(obs)]
+            if None not in bases:
+                return max(sum(bases) * observed / usual, floor)  # type: ignore[arg-type]
+        return max(self.mean * windows, floor)
+
+    def _usual(self, obs: Observation) -> float | None:
+        return None if self.profile is None else self.profile.expected(obs.start_ms)
+
     def _compute_judge(self, obs: Observation) -> tuple[bool, float, float, float]:
         recent = list(self.recent)[-(self.span - 1) :] if self.span > 1 else []
         observed = sum(recent) + self.count(obs)
-        expected = max(self.mean, self.floor_per_window) * (len(recent) + 1)
+        expected = self._expected(obs, len(recent) + 1)
         if self.learned_ms < self.warmup_ms or expected <= 0:
             return False, observed, expected, 0.0
         p = poisson_tail(round(observed / self.dispersion), expected / self.dispersion, self.direction)
@@ -117,7 +145,8 @@ class CountDetector:
             started_at_ms=started if firing else None,
             value=observed * per_min,
             baseline=expected * per_min,
-            reason=f"{observed:.0f} observed vs {expected:.1f} expected over the last {self.span} windows",
+            reason=f"{observed:.0f} observed vs {expected:.1f} expected over the last {self.span} windows"
+            + (" (usual for this time of day and week)" if self._seasonal_ready else ""),
         )
 
     def update(self, obs: Observation) -> None:
@@ -132,15 +161,25 @@ class CountDetector:
             self.bad_since_ms = None
             self.started_ms = None
         count = self.count(obs)
+        usual = self._usual(obs)
         self.recent.append(count)
-        if not firing and not bad:
+        self.recent_usual.append(usual)
+        quiet = not firing and not bad
+        if self.profile is not None:
+            self.profile.learn(obs.start_ms, count, clean=quiet)
+        if quiet:
             width = obs.end_ms - obs.start_ms
             self.learned_ms += width
+            decay = 0.5 ** (width / self.half_life_ms)
             if self.learned_ms <= self.warmup_ms:  # a plain average first: no single window seeds it
                 self.mean += (count - self.mean) * width / self.learned_ms
             else:
-                decay = 0.5 ** (width / self.half_life_ms)
                 self.mean = decay * self.mean + (1 - decay) * count
+            if usual is not None:
+                level = self.level
+                level[0] = decay * level[0] + count
+                level[1] = decay * level[1] + usual
+                level[2] += width
         self._last_judge = None
 
     def snapshot(self) -> dict[str, Any]:
@@ -152,6 +191,9 @@ class CountDetector:
             "started_ms": self.started_ms,
             "bad_since_ms": self.bad_since_ms,
             "hysteresis": self.hysteresis.snapshot(),
+            "recent_usual": list(self.recent_usual),
+            "level": list(self.level),
+            "profile": None if self.profile is None else self.profile.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -162,3 +204,7 @@ class CountDetector:
         self.started_ms = state["started_ms"]
         self.bad_since_ms = state["bad_since_ms"]
         self.hysteresis.restore(state["hysteresis"])
+        self.recent_usual.extend(state["recent_usual"])
+        self.level = list(state["level"])
+        if self.profile is not None and state["profile"] is not None:
+            self.profile.restore(state["profile"])

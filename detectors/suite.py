@@ -17,6 +17,7 @@ from detectors.counts import CountDetector
 from detectors.latency import LatencyDetector
 from detectors.protocol import Detector
 from detectors.river_detector import RiverScoreDetector
+from detectors.seasonal import SeasonalProfile
 from detectors.sequential import SequentialRateDetector
 from paypulse.settings import DetectorSettings
 
@@ -75,6 +76,11 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
     ]
     if merchant:
         return detectors
+    slot_ms = int(s.seasonal_slot.total_seconds() * 1000)
+
+    def seasonal() -> SeasonalProfile | None:
+        return SeasonalProfile(slot_ms) if s.seasonal else None
+
     return [
         RiverScoreDetector("success_rate_anomaly", lambda o: o.success_rate if o.attempts >= 10 else None),
         *detectors,
@@ -91,6 +97,7 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             min_count=s.min_attempts,
             significance=s.significance,
             warmup_ms=warmup_ms,
+            seasonal=seasonal(),
             **common,
         ),
         CountDetector(
@@ -103,10 +110,16 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             min_count=s.min_attempts,
             significance=s.significance,
             warmup_ms=warmup_ms,
+            seasonal=seasonal(),
             **common,
         ),
         AmountDetector(
-            ratio=s.amount_ratio, min_payments=s.min_attempts, span=span, warmup_ms=warmup_ms, **common
+            ratio=s.amount_ratio,
+            min_payments=s.min_attempts,
+            span=span,
+            warmup_ms=warmup_ms,
+            seasonal=seasonal(),
+            **common,
         ),
         CountDetector(
             "complaint_spike",

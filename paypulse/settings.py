@@ -100,9 +100,24 @@ class DetectorSettings(Section):
         0.5, gt=0, lt=1, description="volume alerts need observed/baseline below this or above its inverse"
     )
     amount_ratio: float = Field(0.3, gt=0, description="relative shift of mean ticket size that alerts")
+    seasonal: bool = Field(
+        True,
+        description="judge volume and ticket size against the same time of day and week once a day is seen",
+    )
+    seasonal_slot: timedelta = Field(
+        timedelta(minutes=5), description="resolution of the seasonal profile; must divide a day"
+    )
     complaint_min: int = Field(5, ge=1, description="complaints in a minute before a spike can alert")
     stuck_min: int = Field(10, ge=1, description="stuck payments in a minute before an alert")
     significance: float = Field(1e-6, gt=0, lt=0.01, description="p-value a count test must beat")
+
+    @field_validator("seasonal_slot")
+    @classmethod
+    def _divides_a_day(cls, slot: timedelta) -> timedelta:
+        seconds = slot.total_seconds()
+        if seconds < 60 or seconds % 60 or 86_400 % seconds:
+            raise ValueError("must be whole minutes that divide a day, e.g. 'PT5M', 'PT15M' or 'PT1H'")
+        return slot
 
 
 class RouteSettings(Section):

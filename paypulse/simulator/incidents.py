@@ -52,10 +52,13 @@ class ActiveIncident:
 
 
 def compile_incidents(scenario: Scenario) -> list[ActiveIncident]:
-    """Resolve every incident of the scenario to indices and epoch-ms windows."""
+    """Resolve every incident of the scenario, and every day of its habits, to indices and
+    epoch-ms windows."""
     names = [c.name for c in scenario.channels]
     compiled = []
-    for inc in scenario.incidents:
+    local_start = scenario.start.astimezone(scenario.daily.tz)
+    habits = [i for h in scenario.habits for i in h.incidents(local_start, scenario.duration.days + 1)]
+    for inc in (*scenario.incidents, *habits):
         begin, end = inc.window(scenario.start)
         compiled.append(
             ActiveIncident(

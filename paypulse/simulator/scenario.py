@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -34,6 +34,7 @@ __all__ = [
     "ChannelSpec",
     "ComplaintSpec",
     "DailyCycle",
+    "Habit",
     "Incident",
     "MerchantSpec",
     "Scenario",
@@ -136,6 +137,7 @@ class DailyCycle(_Table):
     night_ratio: float = Field(0.15, ge=0, le=1, description="night trough as a fraction of the peak")
     peak_hours: tuple[float, ...] = Field((12.0, 20.0), min_length=1, description="local hours of peaks")
     peak_width_h: float = Field(3.0, gt=0, le=12, description="how wide each peak is (hours, 1 sigma)")
+    weekend_ratio: float = Field(1.0, gt=0, le=10, description="traffic on local Saturdays and Sundays, x")
 
     @field_validator("utc_offset")
     @classmethod
@@ -156,6 +158,10 @@ class DailyCycle(_Table):
         sign, hours, minutes = _OFFSET.match(self.utc_offset).groups()  # type: ignore[union-attr]
         delta = timedelta(hours=int(hours), minutes=int(minutes))
         return -delta if sign == "-" else delta
+
+    @property
+    def tz(self) -> timezone:
+        return timezone(self.offset)
 
 
 class CallbackSpec(_Table):
@@ -258,6 +264,57 @@ class Incident(_Table):
         return begin, begin + self.duration
 
 
+class Habit(_Table):
+    """A daily change of volume that is normal, not an incident: a bank's nightly maintenance
+    window (``volume_drop``), a daily 10:00 flash sale (``volume_spike``). It repeats every local
+    day of the simulation and gets no label: a monitor should learn it, not alert on it."""
+
+    kind: str = Field(description="volume_drop or volume_spike")
+    channel: str | None = None
+    at: str = Field(description="local start time of day, 'HH:MM'")
+    duration: Duration
+    size: float
+
+    @field_validator("kind")
+    @classmethod
+    def _volume(cls, value: str) -> str:
+        if value not in ("volume_drop", "volume_spike"):
+            raise ValueError("a habit is a volume_drop or a volume_spike")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value)
+        if match is None:
+            raise ValueError("write the local time of day like '23:30'")
+        return value
+
+    @model_validator(mode="after")
+    def _size(self) -> Habit:
+        low, high, meaning = SIZE_RANGES[self.kind]
+        if not low < self.size <= high:
+            raise ValueError(f"size {self.size} out of range for {self.kind}: {meaning}")
+        if not timedelta(0) < self.duration < timedelta(days=1):
+            raise ValueError("duration must be between 0 and a day")
+        return self
+
+    def incidents(self, sim_start: datetime, days: int) -> list[Incident]:
+        """The habit as one unlabelled incident per local day from the day ``sim_start`` falls on."""
+        hour, minute = map(int, self.at.split(":"))
+        first = sim_start.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return [
+            Incident(
+                kind=self.kind,
+                channel=self.channel,
+                start=first + timedelta(days=day),
+                duration=self.duration,
+                size=self.size,
+            )
+            for day in range(-1, days + 1)  # the day before too: a habit may run over midnight
+        ]
+
+
 class Scenario(_Table):
     """Everything one simulation run needs; the same scenario and seed give the same bytes."""
 
@@ -281,6 +338,10 @@ class Scenario(_Table):
         0.0, ge=0, le=0.5, description="extra malformed lines, for dead-letter tests"
     )
     incidents: tuple[Incident, ...] = ()
+    habits: tuple[Habit, ...] = Field((), description="daily volume changes that are normal (not labelled)")
+    learn_for: Duration = Field(
+        timedelta(0), description="the first part of the run is for learning: evaluations skip its alerts"
+    )
 
     @field_validator("duration")
     @classmethod
@@ -304,6 +365,9 @@ class Scenario(_Table):
         total = sum(c.share for c in self.channels)
         if abs(total - 1.0) > 0.01:
             raise ValueError(f"channels: shares must sum to 1, got {total:.4f}")
+        for i, habit in enumerate(self.habits):
+            if habit.channel is not None and habit.channel not in names:
+                raise ValueError(f"habits.{i}.channel: unknown channel {habit.channel!r}; use one of {names}")
         known = {merchant_id(r) for r in range(1, self.merchants.count + 1)}
         for i, inc in enumerate(self.incidents):
             if inc.channel is not None and inc.channel not in names:

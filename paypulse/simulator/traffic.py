@@ -91,9 +91,15 @@ class Traffic:
         self._max_jitter_ms = int(scenario.max_jitter.total_seconds() * 1000)
 
     def level(self, ms: np.ndarray) -> np.ndarray:
-        """Daily-cycle level (0..1] at each epoch-ms time, looked up per local minute."""
-        minute = ((ms + self._offset_ms) // MINUTE_MS) % DAY_MINUTES
-        return self._daily[minute]
+        """Daily-cycle level (0..1] at each epoch-ms time, looked up per local minute, times the
+        weekend ratio on local Saturdays and Sundays."""
+        local_minute = (ms + self._offset_ms) // MINUTE_MS
+        level = self._daily[local_minute % DAY_MINUTES]
+        weekend_ratio = self.scenario.daily.weekend_ratio
+        if weekend_ratio != 1.0:
+            weekday = (local_minute // DAY_MINUTES + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+            level = np.where(weekday >= 5, level * weekend_ratio, level)
+        return level
 
     def rate_per_second(self, second_starts: np.ndarray) -> np.ndarray:
         """Expected payments in each second starting at these epoch-ms times."""

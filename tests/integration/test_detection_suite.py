@@ -33,6 +33,7 @@ INCIDENTS: dict[str, dict[str, Any]] = {
     "callback-failure-high-card-quiet": {},
     "volume-drop-alipay-quiet": {},
     "complaint-spike-card-quiet": {},
+    "habits-3-days": {},
 }
 # The benchmark replays three days at 10 payments/s at peak; the test replays one day, at that rate
 # and at half of it (a small business: about 20 Alipay payments a minute at night).
@@ -91,6 +92,14 @@ def test_clean_day_raises_no_alert(runs: dict[str, ScenarioRun], name: str) -> N
     assert run.labels == []
     assert run.alerts == [], run.findings()
     assert run.lines > 400_000  # a real day of traffic went through, not an empty stream
+
+
+def test_daily_habits_are_learned_and_stop_alerting(runs: dict[str, ScenarioRun]) -> None:
+    """A nightly maintenance window and a daily flash sale alert on the first two days (they are
+    new), then only the real outage does: the seasonal baseline learned the habits."""
+    run = runs["habits-3-days"]
+    assert run.evaluation.total.false_alerts == 0, run.findings()
+    assert [a["kind"] for a in run.firing] == ["volume_drop"]
 
 
 def test_suite_alerts_are_the_replay_dataflows(runs: dict[str, ScenarioRun], tmp_path: Path) -> None:
