@@ -11,17 +11,30 @@ a window to close; windows only teach them the baseline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alerting.model import Scope
 from detectors.amount import AmountDetector
+from detectors.any_of import AnyOf
 from detectors.counts import CountDetector
 from detectors.latency import LatencyDetector
-from detectors.protocol import Detector
+from detectors.protocol import Detector, Observation
 from detectors.river_detector import RiverScoreDetector
 from detectors.seasonal import SeasonalProfile
 from detectors.sequential import SequentialRateDetector
 from paypulse.settings import DetectorSettings
 
 __all__ = ["build_detectors"]
+
+# complaints are tested in total and per category: a spike of a rare category (charged twice)
+# is lost in the total, and paid_not_updated is the first sign of callback trouble
+_COMPLAINTS: dict[str, Callable[[Observation], float]] = {
+    "all categories": lambda o: o.complaints,
+    "paid_not_updated": lambda o: o.complaints_paid_not_updated,
+    "charged_twice": lambda o: o.complaints_charged_twice,
+    "refund": lambda o: o.complaints_refund,
+    "other": lambda o: o.complaints_other,
+}
 
 
 def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[Detector]:
@@ -81,6 +94,20 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
     def seasonal() -> SeasonalProfile | None:
         return SeasonalProfile(slot_ms) if s.seasonal else None
 
+    def complaint_test(count: Callable[[Observation], float]) -> CountDetector:
+        return CountDetector(
+            "complaint_spike",
+            count,
+            "up",
+            span=span,
+            ratio=3.0,
+            min_count=s.complaint_min,
+            significance=s.significance,
+            floor_per_window=0.1 * window_ms / 60_000,
+            warmup_ms=warmup_ms,
+            **common,
+        )
+
     return [
         RiverScoreDetector("success_rate_anomaly", lambda o: o.success_rate if o.attempts >= 10 else None),
         *detectors,
@@ -121,16 +148,5 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             seasonal=seasonal(),
             **common,
         ),
-        CountDetector(
-            "complaint_spike",
-            lambda o: o.complaints,
-            "up",
-            span=span,
-            ratio=3.0,
-            min_count=s.complaint_min,
-            significance=s.significance,
-            floor_per_window=0.1 * window_ms / 60_000,
-            warmup_ms=warmup_ms,
-            **common,
-        ),
+        AnyOf("complaint_spike", {label: complaint_test(count) for label, count in _COMPLAINTS.items()}),
     ]
