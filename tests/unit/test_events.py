@@ -317,6 +317,8 @@ _plausible_objects = st.fixed_dictionaries(
 def test_any_json_object_of_plausible_fields_gives_an_event_or_a_dead_letter(data: dict) -> None:
     raw = json.dumps(data, allow_nan=True).encode()
     result = parse_line(raw)
+    events, _raws, dead = parse_batch([raw])
+    assert events + dead == [result]  # the batch parser's inlined checks agree with parse_line
     assert _is_outcome(result)
     if not isinstance(result, DeadLetter):
         if type(data.get("ts")) is int:  # epoch ms outside 2000..2100 is refused
