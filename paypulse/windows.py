@@ -8,17 +8,24 @@ Bytewax, in a plain loop or in a test.
 
 A window closes once the watermark (the largest event time seen, minus the allowed lateness)
 passes its end; an event older than the watermark can no longer be counted and is reported
-as late. Callback latency goes into a DDSketch per channel and window (mergeable, fixed
-relative error), and the all-channels sketch is merged from those at close.
+as late.
+
+Callback latency is reported as a DDSketch (1% relative error) per channel and window, the
+all-channels one merged from those, would report it. Adding to a sketch costs four Python calls
+per callback, so an open window keeps its latencies in a plain list instead, and at close the
+quantile is the sketch's answer computed directly: DDSketch returns the bucket value (under its
+own key mapping) of the item at rank ``floor(q * (n - 1))``, which is the same bucket as the
+sorted list's item at that index. A list longer than ``MAX_BUFFERED`` is folded into a real
+sketch when the watermark next moves, so memory per window stays bounded under any load.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
+from math import log
 from typing import Final
 
-from ddsketch import DDSketch
+from ddsketch import DDSketch, LogarithmicMapping
 
 from alerting.model import Scope
 from paypulse.events import Callback, Event, Payment
@@ -29,6 +36,9 @@ __all__ = ["ClosedWindow", "LeafKey", "Windows"]
 OTHER: Final = "other"  # channels beyond MAX_CHANNELS
 SKETCH_ACCURACY: Final = 0.01
 MAX_CHANNELS: Final = 32  # channels beyond this are pooled as "other" to bound label cardinality
+MAX_BUFFERED: Final = 4096  # latencies a window keeps per channel before folding them into a sketch
+_MAPPING: Final = LogarithmicMapping(SKETCH_ACCURACY)  # the one DDSketch(SKETCH_ACCURACY) uses
+_QUANTILES: Final = (0.5, 0.95, 0.99)
 
 # Accumulator slots. A list of numbers is the cheapest mutable record CPython has.
 ATTEMPTS, SUCCESSES, AMOUNT, LOG_SUM, LOG_SQ, CALLBACKS, CB_FAILED, CB_SLOW = range(8)
@@ -42,6 +52,7 @@ _COMPLAINT_SLOT: Final = {
 }
 
 LeafKey = tuple[str, str]  # (channel, merchant bucket)
+_Open = tuple[dict[str, list[float]], dict[LeafKey, list[float]], dict[str, list[int]]]
 
 
 class ClosedWindow:
@@ -92,9 +103,10 @@ class Windows:
         self.next_close: int | None = None  # id of the oldest window not yet closed
         self.closed_any = False
         self.channels: set[str] = set()
-        # window id -> (channel -> accumulator, (channel, tracked merchant) -> accumulator)
-        self._open: dict[int, tuple[dict[str, list[float]], dict[LeafKey, list[float]]]] = {}
-        self._sketches: dict[int, dict[str, DDSketch]] = {}
+        # window id -> (channel -> accumulator, (channel, tracked merchant) -> accumulator,
+        #               channel -> latencies (ms) of processed callbacks not yet in a sketch)
+        self._open: dict[int, _Open] = {}
+        self._sketches: dict[int, dict[str, DDSketch]] = {}  # the folded ones (rare: > MAX_BUFFERED)
 
     @property
     def watermark(self) -> int:
@@ -116,7 +128,7 @@ class Windows:
             self.max_ts = ts
         window = self._open.get(w)
         if window is None:
-            window = self._open[w] = ({}, {})
+            window = self._open[w] = ({}, {}, {})
         channel = event.channel
         if channel not in self.channels:
             if len(self.channels) >= MAX_CHANNELS:
@@ -136,7 +148,7 @@ class Windows:
         if kind is Payment:
             ok = event.status == "succeeded"
             amount = event.amount
-            log_amount = math.log(amount)
+            log_amount = log(amount)
             log_sq = log_amount * log_amount
             acc[ATTEMPTS] += 1
             acc[SUCCESSES] += ok
@@ -161,13 +173,12 @@ class Windows:
                 leaf[CB_FAILED] += failed
                 leaf[CB_SLOW] += slow
             if not failed:
-                sketches = self._sketches.get(w)
-                if sketches is None:
-                    sketches = self._sketches[w] = {}
-                sketch = sketches.get(channel)
-                if sketch is None:
-                    sketch = sketches[channel] = DDSketch(SKETCH_ACCURACY)
-                sketch.add(max(latency, 0) / 1000.0)
+                by_channel = window[2]
+                values = by_channel.get(channel)
+                if values is None:
+                    by_channel[channel] = [latency]
+                else:
+                    values.append(latency)
         else:
             slot = _COMPLAINT_SLOT[event.category]
             acc[slot] += 1
@@ -179,7 +190,7 @@ class Windows:
         """Count a paid order that crossed the stuck timeout (or, with ``slot=OVERDUE``, the overdue
         mark) at ``ts_ms``, in its window or the oldest open one."""
         w = max(ts_ms // self.width_ms, self.next_close or 0)
-        window = self._open.setdefault(w, ({}, {}))
+        window = self._open.setdefault(w, ({}, {}, {}))
         accs = [window[0].setdefault(channel, [0] * _SLOTS)]
         if merchant is not None and merchant in self.tracked:
             accs.append(window[1].setdefault((channel, merchant), [0] * _SLOTS))
@@ -191,6 +202,7 @@ class Windows:
         if self.next_close is None:
             return []
         last = (self.max_ts - self.lateness_ms) // self.width_ms  # windows before this are complete
+        self._fold_long_buffers()
         return self._close_until(last)
 
     def close_all(self) -> list[ClosedWindow]:
@@ -203,34 +215,47 @@ class Windows:
         closed = []
         width = self.width_ms
         for w in range(self.next_close, stop):  # type: ignore[arg-type]
-            channels, merchants = self._open.pop(w, ({}, {}))
+            channels, merchants, latencies = self._open.pop(w, ({}, {}, {}))
             window = ClosedWindow(w * width, (w + 1) * width, channels, merchants)
-            window.observations = self._observe(window, self._sketches.pop(w, {}))
+            window.observations = self._observe(window, latencies, self._sketches.pop(w, {}))
             closed.append(window)
         if stop > self.next_close:  # type: ignore[operator]
             self.next_close = stop
             self.closed_any = True
         return closed
 
-    def _observe(self, window: ClosedWindow, sketches: dict[str, DDSketch]) -> list[Observation]:
+    def _observe(
+        self, window: ClosedWindow, latencies: dict[str, list[int]], folded: dict[str, DDSketch]
+    ) -> list[Observation]:
         """One observation for all payments and one per known channel (zeros when quiet)."""
         # sorted: float sums must not depend on set order, or replays would differ in the last bit
         by_channel = {c: window.channels.get(c) or [0] * _SLOTS for c in sorted(self.channels)}
         total = sum_leaves(by_channel.values())
-        overall_sketch = None
-        if len(sketches) == 1:
-            overall_sketch = next(iter(sketches.values()))
-        elif sketches:
-            overall_sketch = DDSketch(SKETCH_ACCURACY)
-            for sketch in sketches.values():
-                overall_sketch.merge(sketch)
+        if folded:
+            quantiles = _sketch_quantiles(latencies, folded)
+        else:
+            quantiles = {c: latency_quantiles(values) for c, values in latencies.items()}
+            if len(latencies) > 1:
+                quantiles[None] = latency_quantiles([v for c in sorted(latencies) for v in latencies[c]])
+            elif latencies:
+                quantiles[None] = next(iter(quantiles.values()))
         start, end = window.start_ms, window.end_ms
-        observations = [observation_of(Scope(), start, end, total, overall_sketch)]
+        observations = [observation_of(Scope(), start, end, total, quantiles.get(None))]
         for channel in sorted(by_channel):
             observations.append(
-                observation_of(Scope(channel), start, end, by_channel[channel], sketches.get(channel))
+                observation_of(Scope(channel), start, end, by_channel[channel], quantiles.get(channel))
             )
         return observations
+
+    def _fold_long_buffers(self) -> None:
+        """Move latency lists longer than MAX_BUFFERED into their window's sketch (bounded memory)."""
+        for w, (_channels, _merchants, by_channel) in self._open.items():
+            for channel, values in by_channel.items():
+                if len(values) > MAX_BUFFERED:
+                    sketch = self._sketches.setdefault(w, {}).setdefault(channel, DDSketch(SKETCH_ACCURACY))
+                    for latency in values:
+                        sketch.add(max(latency, 0) / 1000.0)
+                    values.clear()
 
     def snapshot(self) -> dict:
         """Open windows as plain data (sketches are rebuilt empty: quantiles of the open windows
@@ -244,7 +269,7 @@ class Windows:
             "tracked": sorted(self.tracked),
             "open": [
                 [w, list(channels.items()), [[c, m, acc] for (c, m), acc in merchants.items()]]
-                for w, (channels, merchants) in self._open.items()
+                for w, (channels, merchants, _latencies) in self._open.items()
             ],
         }
 
@@ -255,7 +280,7 @@ class Windows:
         self.channels = set(state["channels"])
         self.tracked = frozenset(state["tracked"])
         self._open = {
-            w: ({c: list(acc) for c, acc in channels}, {(c, m): list(acc) for c, m, acc in merchants})
+            w: ({c: list(acc) for c, acc in channels}, {(c, m): list(acc) for c, m, acc in merchants}, {})
             for w, channels, merchants in state["open"]
         }
 
@@ -266,15 +291,60 @@ def sum_leaves(leaves: Iterable[list[float]]) -> list[float]:
     return [sum(column) for column in zip(*leaves, strict=True)] if leaves else [0] * _SLOTS
 
 
+Quantiles = tuple[float | None, float | None, float | None]  # latency p50, p95, p99 in seconds
+
+
+def latency_quantiles(latencies_ms: list[int]) -> Quantiles:
+    """p50, p95 and p99 in seconds, exactly as a ``DDSketch(SKETCH_ACCURACY)`` of the same latencies
+    (negative ones counted as 0) answers them; sorts ``latencies_ms`` in place.
+
+    >>> sketch = DDSketch(SKETCH_ACCURACY)
+    >>> for ms in [1200, 800, 950, -5, 3100]:
+    ...     sketch.add(max(ms, 0) / 1000.0)
+    >>> latency_quantiles([1200, 800, 950, -5, 3100]) == tuple(map(sketch.get_quantile_value, _QUANTILES))
+    True
+    >>> latency_quantiles([])
+    (None, None, None)
+    """
+    n = len(latencies_ms)
+    if not n:
+        return None, None, None
+    latencies_ms.sort()
+    out = []
+    for q in _QUANTILES:
+        value = max(latencies_ms[int(q * (n - 1))], 0) / 1000.0
+        # DDSketch counts values this small as zeros and answers 0 for them (an int)
+        out.append(_MAPPING.value(_MAPPING.key(value)) if value > _MAPPING.min_possible else 0)
+    return out[0], out[1], out[2]
+
+
+def _sketch_quantiles(
+    latencies: dict[str, list[int]], folded: dict[str, DDSketch]
+) -> dict[str | None, Quantiles]:
+    """Quantiles per channel and overall (key None) once some latencies were folded into sketches."""
+    sketches = {}
+    for channel in sorted(latencies.keys() | folded.keys()):
+        sketch = folded.get(channel)
+        if sketch is None:
+            sketch = DDSketch(SKETCH_ACCURACY)
+        sketches[channel] = sketch
+        for latency in latencies.get(channel, ()):
+            sketch.add(max(latency, 0) / 1000.0)
+    overall = DDSketch(SKETCH_ACCURACY)
+    for sketch in sketches.values():
+        overall.merge(sketch)
+    sketches[None] = overall  # type: ignore[index]
+    return {
+        key: tuple(sketch.get_quantile_value(q) for q in _QUANTILES)  # type: ignore[misc]
+        for key, sketch in sketches.items()
+    }
+
+
 def observation_of(
-    scope: Scope, start_ms: int, end_ms: int, acc: list[float], sketch: DDSketch | None
+    scope: Scope, start_ms: int, end_ms: int, acc: list[float], quantiles: Quantiles | None = None
 ) -> Observation:
-    """Turn an accumulator (and its latency sketch, if any) into an Observation."""
-    p50 = p95 = p99 = None
-    if sketch is not None and sketch.count:
-        p50 = sketch.get_quantile_value(0.5)
-        p95 = sketch.get_quantile_value(0.95)
-        p99 = sketch.get_quantile_value(0.99)
+    """Turn an accumulator (and its latency quantiles, if any) into an Observation."""
+    p50, p95, p99 = quantiles or (None, None, None)
     return Observation(
         scope,
         start_ms,
