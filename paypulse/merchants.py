@@ -48,8 +48,29 @@ class HeavyHitters:
             self.counts = {k: c - 1 for k, c in counts.items() if c > 1}
 
     def top(self, k: int) -> list[str]:
-        """The ``k`` most frequent items, ties by name so the choice is deterministic."""
-        return [m for m, _ in heapq.nsmallest(k, self.counts.items(), key=lambda mc: (-mc[1], mc[0]))]
+        """The ``k`` most frequent items, ties by name so the choice is deterministic.
+
+        Called once a minute over ``capacity`` counters (2,000 by default): the k-th largest count
+        comes from the counts alone (C speed), and only names at or above it are ranked by key.
+
+        >>> hh = HeavyHitters(capacity=10)
+        >>> for m in ["b", "a", "c", "b", "a", "d"]:
+        ...     hh.add(m)
+        >>> hh.top(2), hh.top(3), hh.top(0)
+        (['a', 'b'], ['a', 'b', 'c'], [])
+        """
+        counts = self.counts
+        if k <= 0:
+            return []
+        candidates = counts.items()
+        if len(counts) > k:
+            floor = heapq.nlargest(k, counts.values())[-1]
+            candidates = [mc for mc in candidates if mc[1] >= floor]  # type: ignore[assignment]
+        return [m for m, _ in sorted(candidates, key=_by_count_then_name)[:k]]
+
+
+def _by_count_then_name(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 class MerchantMinutes:

@@ -130,3 +130,15 @@ def test_merchant_minute_with_too_few_events_is_not_judged() -> None:
     minutes = MerchantMinutes(min_events=10)
     out = [obs for window in _closed(events) for obs in minutes.add(window, ("m1", "m2"))]
     assert [(o.scope.merchant_id, o.attempts) for o in out] == [("m2", 12)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([f"m{i}" for i in range(40)]), st.integers(1, 6), max_size=40),
+    st.integers(-1, 45),
+)
+def test_heavy_hitters_top_equals_a_full_sort_by_count_then_name(counts: dict[str, int], k: int) -> None:
+    hh = HeavyHitters(capacity=50)
+    hh.counts = dict(counts)
+    expected = [m for m, _ in sorted(counts.items(), key=lambda mc: (-mc[1], mc[0]))][: max(k, 0)]
+    assert hh.top(k) == expected
