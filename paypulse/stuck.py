@@ -28,6 +28,9 @@ class StuckOrder(NamedTuple):
     amount: float
 
 
+_new_order = tuple.__new__
+
+
 class StuckTracker:
     """Bounded join of succeeded payments and processed callbacks.
 
@@ -65,9 +68,11 @@ class StuckTracker:
             _, oldest = self._pending_order.popleft()
             if self.pending.pop(oldest, None) is not None:
                 self.evicted += 1
-        self.pending[order_id] = StuckOrder(order_id, paid_ms, channel, merchant_id, amount)
-        self._pending_order.append((paid_ms, order_id))
-        self._overdue_order.append((paid_ms, order_id))
+        # tuple.__new__ skips NamedTuple's Python-level __new__: this runs once per succeeded payment
+        self.pending[order_id] = _new_order(StuckOrder, (order_id, paid_ms, channel, merchant_id, amount))
+        queued = (paid_ms, order_id)
+        self._pending_order.append(queued)
+        self._overdue_order.append(queued)
 
     def processed(self, order_id: str, ts_ms: int) -> StuckOrder | None:
         """A processed callback; returns the order if it had been declared stuck (a late recovery)."""

@@ -18,7 +18,10 @@ def test_paid_order_without_callback_is_stuck_once_the_watermark_passes_the_time
     t = tracker()
     t.paid("o1", 1_000, "alipay", "m1", 25.0)
     assert t.expire(watermark_ms=1_000 + TIMEOUT - 1) == []
-    assert t.expire(watermark_ms=1_000 + TIMEOUT) == [StuckOrder("o1", 1_000, "alipay", "m1", 25.0)]
+    [order] = t.expire(watermark_ms=1_000 + TIMEOUT)
+    assert type(order) is StuckOrder  # named fields, not a bare tuple
+    assert order == StuckOrder("o1", 1_000, "alipay", "m1", 25.0)
+    assert (order.order_id, order.paid_ms, order.merchant_id) == ("o1", 1_000, "m1")
     assert list(t.stuck_now) == ["o1"]
     assert list(t.samples) == ["o1"]
     assert t.expire(watermark_ms=1_000 + 2 * TIMEOUT) == [], "a stuck order is reported once"
