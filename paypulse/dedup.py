@@ -30,12 +30,18 @@ class EventIdFilter:
         return len(self._ids)
 
     def first(self, event_id: str, ts_ms: int) -> bool:
-        """True the first time ``event_id`` is seen within the horizon."""
+        """True the first time ``event_id`` is seen within the horizon (runs once per event)."""
         ids = self._ids
         seen = ids.get(event_id)
-        if seen is not None and abs(ts_ms - seen) <= self.horizon_ms:
+        if seen is None:
+            ids[event_id] = ts_ms
+            self._order.append((ts_ms, event_id))
+            if len(ids) > self.max_ids:
+                self._drop_oldest()
+            return True
+        if -self.horizon_ms <= ts_ms - seen <= self.horizon_ms:
             return False
-        ids[event_id] = ts_ms
+        ids[event_id] = ts_ms  # seen before the horizon: a new sighting
         self._order.append((ts_ms, event_id))
         if len(ids) > self.max_ids:
             self._drop_oldest()
@@ -45,10 +51,12 @@ class EventIdFilter:
         """Forget ids older than the horizon before ``now_ms``."""
         order, ids = self._order, self._ids
         cutoff = now_ms - self.horizon_ms
+        popleft = order.popleft
         while order and order[0][0] < cutoff:
-            ts_ms, event_id = order.popleft()
-            if ids.get(event_id) == ts_ms:
-                del ids[event_id]
+            ts_ms, event_id = popleft()
+            current = ids.pop(event_id, None)  # one look-up; putting one back is the rare case
+            if current is not None and current != ts_ms:
+                ids[event_id] = current  # seen again since: keep the newer sighting
 
     def _drop_oldest(self) -> None:
         ts_ms, event_id = self._order.popleft()

@@ -87,3 +87,14 @@ def test_with_room_enough_a_repeat_is_caught_exactly_within_the_horizon(
         assert seen.first(event_id, ts) == expected
         if expected:
             kept[event_id] = ts
+
+
+def test_expire_keeps_an_id_seen_again_after_its_old_sighting() -> None:
+    seen = EventIdFilter(horizon_ms=60_000, max_ids=100)
+    assert seen.first("e1", 0)
+    assert seen.first("e1", 70_000)  # beyond the horizon: a new sighting
+    seen.expire(now_ms=65_000)  # the first sighting is forgotten, the second is not
+    assert len(seen) == 1
+    assert not seen.first("e1", 80_000)
+    seen.expire(now_ms=131_000)
+    assert len(seen) == 0
