@@ -48,10 +48,11 @@ _WHAT: Final = {
 
 
 #: Symptoms of another firing kind on the same scope (Alertmanager's inhibit rules): failing
-#: callbacks also make the remaining ones late and leave paid orders waiting.
+#: callbacks also make the remaining ones late and leave paid orders waiting; late callbacks
+#: leave paid orders waiting past the overdue mark. The cause's alert already says what to do.
 INHIBITED_BY: Final = {
     "callback_latency_high": frozenset({"callback_failure_high"}),
-    "stuck_payments": frozenset({"callback_failure_high"}),
+    "stuck_payments": frozenset({"callback_failure_high", "callback_latency_high"}),
 }
 
 
@@ -144,14 +145,14 @@ class AlertLifecycle:
         return changes
 
     def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
-        """A cause of this kind fires on its scope or a channel; or, off channels, a same-kind channel
-        alert fires, or fired while this episode had already begun."""
+        """A cause of this kind fires on its scope (or, off channels, on a channel); or, off channels,
+        a same-kind channel alert fires, or fired while this episode had already begun."""
         kind, scope = key
         causes = INHIBITED_BY.get(kind, frozenset())
+        if _is_channel(scope):  # a cause on this channel; another channel's trouble is not ours
+            return any(k in causes and s == scope for k, s in self.firing)
         if any(k in causes and (s == scope or _is_channel(s)) for k, s in self.firing):
             return True
-        if _is_channel(scope):
-            return False
         if any(k == kind and _is_channel(s) for k, s in self.firing):
             return True
         resolved = self.channel_resolved_ms.get(kind)

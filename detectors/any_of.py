@@ -18,19 +18,41 @@ __all__ = ["AnyOf"]
 
 class AnyOf:
     """Fires while any part fires; reports the firing part with the highest score (or the highest
-    score overall while none fires)."""
+    score overall while none fires).
 
-    def __init__(self, kind: str, parts: dict[str, Detector]) -> None:
-        if not parts:
-            raise ValueError("AnyOf needs at least one part")
+    Parts may measure different things (the p95 latency in seconds, the share of late callbacks);
+    an alert shows one value against its baseline, so ``measure`` names the part whose value and
+    baseline every verdict carries, and the reason says which part fired and why.
+    """
+
+    def __init__(self, kind: str, parts: dict[str, Detector], measure: str | None = None) -> None:
+        if not parts or (measure is not None and measure not in parts):
+            raise ValueError(f"AnyOf needs parts, and measure {measure!r} among them")
         self.kind = kind
         self.parts = parts
+        self.measure = measure
 
     def score(self, obs: Observation) -> Verdict:
         verdicts = [(label, part.score(obs)) for label, part in self.parts.items()]
         firing = [(label, v) for label, v in verdicts if v.firing]
         label, verdict = max(firing or verdicts, key=lambda lv: lv[1].score)
-        return verdict._replace(kind=self.kind, reason=f"{label}: {verdict.reason}")
+        verdict = verdict._replace(kind=self.kind, reason=f"{label}: {verdict.reason}")
+        if self.measure is not None and label != self.measure:
+            shown = dict(verdicts)[self.measure]
+            verdict = verdict._replace(value=shown.value, baseline=shown.baseline)
+        return verdict
+
+    @property
+    def changed_at_ms(self) -> int | None:
+        """When a per-event part flipped firing since the engine last looked (see SequentialRateDetector)."""
+        changes = (getattr(part, "changed_at_ms", None) for part in self.parts.values())
+        return min((c for c in changes if c is not None), default=None)
+
+    @changed_at_ms.setter
+    def changed_at_ms(self, value: int | None) -> None:
+        for part in self.parts.values():
+            if hasattr(part, "changed_at_ms"):
+                part.changed_at_ms = value  # type: ignore[attr-defined]
 
     def update(self, obs: Observation) -> None:
         for part in self.parts.values():

@@ -111,8 +111,26 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
     return [
         RiverScoreDetector("success_rate_anomaly", lambda o: o.success_rate if o.attempts >= 10 else None),
         *detectors,
-        LatencyDetector(
-            limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common
+        AnyOf(
+            "callback_latency_high",
+            {
+                "p95": LatencyDetector(
+                    limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common
+                ),
+                # processed callbacks, those later than windows.slow_callback
+                "late share": SequentialRateDetector(
+                    "callback_latency_high",
+                    "callback_delays",
+                    lambda o: (o.callbacks - o.callback_failures, o.callbacks_slow),
+                    rise=s.callback_late_share,
+                    false_alarm_days=s.false_alarm_days,
+                    min_total=s.min_callbacks,
+                    min_bad=s.min_failures,
+                    warmup_ms=warmup_ms,
+                    prior_rate=0.002,
+                ),
+            },
+            measure="p95",
         ),
         CountDetector(
             "volume_drop",

@@ -19,6 +19,7 @@ from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
 from alerting.model import Alert, Scope
+from detectors.any_of import AnyOf
 from detectors.protocol import Detector
 from detectors.sequential import SequentialRateDetector
 from detectors.suite import build_detectors
@@ -35,8 +36,10 @@ __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
 _MAX_DEDUP_IDS = 2_000_000
 _HISTORY = 30  # closed windows kept per scope: the 5-minute view at 10 s windows
+_STREAMS = ("payments", "callbacks", "callback_delays")
 
-_Steppers = tuple[tuple[SequentialRateDetector, ...], tuple[SequentialRateDetector, ...]]
+# detectors stepped per payment, per callback (failed?), per processed callback (late?)
+_Steppers = tuple[tuple[SequentialRateDetector, ...], ...]
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Engine:
         heavy_add = self.heavy.add
         steppers = self._steppers
         merchant_steppers = self._merchant_steppers
+        slow_ms = self.windows.slow_callback_ms
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
             event_id = event.event_id
@@ -143,6 +147,10 @@ class Engine:
                 if own is not None:
                     for detector in own[1]:
                         detector.step(failed, event.ts)
+                if not failed:
+                    late = event.ts - event.paid_at > slow_ms
+                    for detector in step[2]:
+                        detector.step(late, event.ts)
                 if not failed and processed(event.order_id, event.ts) is not None:
                     self.stats.recovered_stuck += 1
             else:
@@ -344,9 +352,7 @@ class Engine:
 
 
 def _split_streams(detectors: list[Detector]) -> _Steppers:
-    """(stepped per payment, stepped per callback) among ``detectors``."""
-    sequential = [d for d in detectors if isinstance(d, SequentialRateDetector)]
-    return (
-        tuple(d for d in sequential if d.stream == "payments"),
-        tuple(d for d in sequential if d.stream == "callbacks"),
-    )
+    """The per-event detectors among ``detectors`` (and their parts), by the stream they take."""
+    flat = [p for d in detectors for p in (d.parts.values() if isinstance(d, AnyOf) else (d,))]
+    sequential = [d for d in flat if isinstance(d, SequentialRateDetector)]
+    return tuple(tuple(d for d in sequential if d.stream == stream) for stream in _STREAMS)

@@ -96,6 +96,12 @@ class DetectorSettings(Section):
     callback_failure_limit: float = Field(
         0.05, gt=0, lt=0.25, description="smallest callback failure-rate rise worth an alert (4x covered too)"
     )
+    callback_late_share: float = Field(
+        0.03,
+        gt=0,
+        lt=0.25,
+        description="smallest rise in the share of callbacks later than windows.slow_callback worth an alert",
+    )
     volume_ratio: float = Field(
         0.5, gt=0, lt=1, description="volume alerts need observed/baseline below this or above its inverse"
     )

@@ -73,11 +73,12 @@ def run(detector: Detector, stream) -> list[Verdict]:
     """What the engine does with each window: step a per-event detector with the window's
     outcomes as they arrive, then judge, then learn."""
     verdicts = []
-    step = getattr(detector, "step", None)
+    parts = list(getattr(detector, "parts", {}).values()) or [detector]
+    stepped = [part for part in parts if hasattr(part, "step")]
     for obs in stream:
-        if step is not None:
-            for bad, ts in outcomes_of(detector, obs):
-                step(bad, ts)
+        for part in stepped:
+            for bad, ts in outcomes_of(part, obs):
+                part.step(bad, ts)
         verdicts.append(detector.score(obs))
         detector.update(obs)
     return verdicts

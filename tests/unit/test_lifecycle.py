@@ -268,3 +268,14 @@ def test_failing_callbacks_absorb_their_symptoms_on_the_same_channel() -> None:
     late = verdict("callback_latency_high", value=45, baseline=30)
     log.round((ALIPAY, late), (ALIPAY, verdict("stuck_payments")))
     assert log.rows == [("callback_failure_high", "alipay", "firing")]
+
+
+def test_late_callbacks_absorb_the_stuck_payments_they_cause_on_the_same_channel_only() -> None:
+    log = Log()
+    log.round((ALIPAY, verdict("callback_latency_high", value=45, baseline=3)))
+    log.round(
+        (ALIPAY, verdict("callback_latency_high", value=45, baseline=3)),
+        (ALIPAY, verdict("stuck_payments", value=12.0, baseline=0.5)),
+        (Scope("wechat"), verdict("stuck_payments", value=12.0, baseline=0.5)),
+    )
+    assert log.rows == [("callback_latency_high", "alipay", "firing"), ("stuck_payments", "wechat", "firing")]
