@@ -11,6 +11,7 @@ printed by :mod:`benchmarks._delay_report`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import multiprocessing
 import time
@@ -22,7 +23,6 @@ import orjson
 
 from alerting.model import Scope
 from benchmarks._streams import merge_lines, poisson_payments, stream_lines, time_batches
-from detectors.cusum import RateRiseDetector
 from detectors.suite import build_detectors
 from paypulse.engine import Engine, EngineOutput
 from paypulse.observation import Observation
@@ -187,7 +187,6 @@ class AlarmTask:
     seed: int
     base: float
     settings: Settings
-    per_outcome: bool  # drive the engine's channel detector per outcome instead of RateRiseDetector
 
 
 @dataclass
@@ -196,23 +195,8 @@ class AlarmResult:
     detector: str
     days: float
     alarms: int
-    observations: int  # windows judged (window detector) or outcomes stepped (per-outcome)
+    observations: int  # outcomes stepped
     seconds: float  # time in the detector's methods
-
-
-def _window_detector(settings: Settings) -> RateRiseDetector:
-    """The window CUSUM with the success-rate parameters the engine's settings give it."""
-    d = settings.detectors
-    return RateRiseDetector(
-        KIND,
-        lambda o: (o.attempts, o.attempts - o.successes),
-        rise=d.success_rate_drop,
-        false_alarm_days=d.false_alarm_days,
-        min_total=d.min_attempts,
-        min_bad=d.min_failures,
-        warmup_ms=int(d.warmup.total_seconds() * 1000),
-        invert_value=True,
-    )
 
 
 def channel_detector(settings: Settings) -> Any:
@@ -225,15 +209,12 @@ def channel_detector(settings: Settings) -> Any:
 
 
 def count_false_alarms(task: AlarmTask) -> AlarmResult:
-    """Clean traffic at ``task.rate`` for ``task.days``, one day of windows at a time.
-
-    Window detector: a Poisson number of payments per window, a binomial number of failures.
-    Per-outcome detector: the same counts, each window's outcomes stepped one by one (failures
-    at random places) before the closed window teaches it, as the engine does.
-    """
+    """Clean traffic at ``task.rate`` for ``task.days``, one day of windows at a time: a Poisson
+    number of payments per window, each outcome stepped one by one (failures at random places)
+    before the closed window teaches the detector, as the engine does."""
     settings = task.settings
     width_ms = int(settings.windows.width.total_seconds() * 1000)
-    detector = channel_detector(settings) if task.per_outcome else _window_detector(settings)
+    detector = channel_detector(settings)
     rng = np.random.default_rng([task.seed, int(task.rate * 1000), 7])
     per_day = DAY_S * 1000 // width_ms
     n_windows = max(int(task.days * per_day), 1)
@@ -244,42 +225,30 @@ def count_false_alarms(task: AlarmTask) -> AlarmResult:
     for first in range(0, n_windows, per_day):
         count = min(per_day, n_windows - first)
         attempts = rng.poisson(task.rate * width_ms / 1000, size=count)
-        bad = rng.binomial(attempts, 1.0 - task.base)
+        outcomes = rng.random(int(attempts.sum())) < (1.0 - task.base)
+        bounds = np.concatenate([[0], np.cumsum(attempts)]).tolist()
+        bad = [int(outcomes[lo:hi].sum()) for lo, hi in itertools.pairwise(bounds)]
         starts = START_MS + (first + np.arange(count, dtype=np.int64)) * width_ms
         obs = [
             Observation(scope, s, s + width_ms, attempts=a, successes=a - b)
-            for s, a, b in zip(starts.tolist(), attempts.tolist(), bad.tolist(), strict=True)
+            for s, a, b in zip(starts.tolist(), attempts.tolist(), bad, strict=True)
         ]
-        if task.per_outcome:
-            outcomes = rng.random(int(attempts.sum())) < (1.0 - task.base)
-            offsets = (rng.random(len(outcomes)) * width_ms).astype(np.int64)
-            bounds = np.concatenate([[0], np.cumsum(attempts)]).tolist()
-            flags, offs = outcomes.tolist(), offsets.tolist()
-            step = detector.step
-            t = time.perf_counter()
-            for k, o in enumerate(obs):
-                start = o.start_ms
-                for j in range(bounds[k], bounds[k + 1]):
-                    step(flags[j], start + offs[j])
-                    if detector.firing != was_firing:
-                        was_firing = detector.firing
-                        alarms += was_firing
-                detector.score(o)
-                detector.update(o)
-            spent += time.perf_counter() - t
-            observed += len(outcomes)
-        else:
-            t = time.perf_counter()
-            for o in obs:
-                firing = detector.score(o).firing
-                detector.update(o)
-                if firing != was_firing:
-                    was_firing = firing
-                    alarms += firing
-            spent += time.perf_counter() - t
-            observed += count
-    name = type(detector).__name__ + (" per outcome" if task.per_outcome else " per window")
-    return AlarmResult(task.rate, name, n_windows / per_day, alarms, observed, spent)
+        offsets = (rng.random(len(outcomes)) * width_ms).astype(np.int64)
+        flags, offs = outcomes.tolist(), offsets.tolist()
+        step = detector.step
+        t = time.perf_counter()
+        for k, o in enumerate(obs):
+            start = o.start_ms
+            for j in range(bounds[k], bounds[k + 1]):
+                step(flags[j], start + offs[j])
+                if detector.firing != was_firing:
+                    was_firing = detector.firing
+                    alarms += was_firing
+            detector.score(o)
+            detector.update(o)
+        spent += time.perf_counter() - t
+        observed += len(outcomes)
+    return AlarmResult(task.rate, type(detector).__name__, n_windows / per_day, alarms, observed, spent)
 
 
 # -- orchestration: the plan and the pool that runs it ---------------------------------------------
@@ -297,8 +266,8 @@ class Config:
     base: float = 0.95
     warmup_min: float = 30.0
     drop_min: float = 10.0
-    fa_days: float = 300.0  # simulated clean days per rate for the window detector
-    fa_outcomes: float = 4e7  # outcome budget per rate for a per-outcome detector
+    fa_days: float = 300.0  # simulated clean days per rate, at most
+    fa_outcomes: float = 4e7  # outcome budget per rate, which caps the days at high rates
     batch_lines: int = 200
     batch_ms: int = 1000
     workers: int = 2
@@ -307,7 +276,6 @@ class Config:
 
 def run_all(cfg: Config) -> tuple[list[SeedResult], list[AlarmResult], float]:
     jobs: list[Task | AlarmTask] = []
-    per_outcome = hasattr(channel_detector(cfg.settings), "step")
     for rate in sorted(cfg.rates, reverse=True):  # the costly ones first, so the pool ends together
         for seed in range(cfg.seeds):
             jobs.append(
@@ -323,10 +291,8 @@ def run_all(cfg: Config) -> tuple[list[SeedResult], list[AlarmResult], float]:
                     cfg.settings,
                 )
             )
-        jobs.append(AlarmTask(rate, cfg.fa_days, 1, cfg.base, cfg.settings, per_outcome=False))
-        if per_outcome:
-            days = min(cfg.fa_days, cfg.fa_outcomes / (rate * DAY_S))
-            jobs.append(AlarmTask(rate, days, 2, cfg.base, cfg.settings, per_outcome=True))
+        days = min(cfg.fa_days, cfg.fa_outcomes / (rate * DAY_S))
+        jobs.append(AlarmTask(rate, days, 2, cfg.base, cfg.settings))
     t = time.perf_counter()
     if cfg.workers > 1:
         with multiprocessing.get_context("fork").Pool(cfg.workers) as pool:

@@ -193,9 +193,9 @@ def print_report(
         "(the detector's false_alarm_days); the bound above allows 1/day."
     )
     print(
-        "  method: each detector driven directly, no engine: Poisson payments per 10-s window, binomial"
-        "\n  failures (numpy), one long continuous run per rate; a per-outcome detector is stepped once per"
-        "\n  payment, then taught by the window. An alarm is a change from not firing to firing."
+        "  method: the channel detector driven directly, no engine: Poisson payments per 10-s window,"
+        "\n  Bernoulli outcomes (numpy), one long continuous run per rate; the detector is stepped once"
+        "\n  per payment, then taught by the window. An alarm is a change from not firing to firing."
     )
     clean: dict[float, dict[str, int]] = {}
     hours: dict[float, float] = {}

@@ -26,11 +26,11 @@ The delay is split into the decision (the evidence is complete: the end of the w
 close fired the alert, or the outcome that crossed the threshold for a per-event test) and the
 wait for the event-time watermark (``windows.lateness``) before a window may be judged.
 
-False alarms cannot be measured end to end at 500/s (a day is 43M events), so the detectors are
-driven directly with simulated clean traffic for many days: :class:`detectors.cusum.RateRiseDetector`
-(the window CUSUM) with binomial failure counts per 10-s window, and, when the engine's
-channel detector is a per-outcome test (it has ``step``), that detector with one outcome per
-payment, for as many days as ``--fa-outcomes`` allows. Both report alerts per day per scope.
+False alarms cannot be measured end to end at 500/s (a day is 43M events), so the engine's
+channel detector is driven directly with simulated clean traffic for many days: one outcome
+per payment stepped as the engine does, each closed 10-s window teaching it, for up to
+``--fa-days`` days and at most ``--fa-outcomes`` outcomes per rate. It reports alerts per day
+per scope.
 
 Run: ``.venv/bin/python benchmarks/detection_delay.py [--quick] [--seeds 15] [--workers 2]
 [--base 0.95] [--config FILE] [--json out.json]``. The default run takes ~3-4 minutes on 2 cores.
