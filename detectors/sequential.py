@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detectors.protocol import Observation, Verdict
+from detectors.seasonal import SeasonalProfile
 
 __all__ = ["SequentialRateDetector", "alarm_threshold", "baseline_rate"]
 
@@ -122,6 +123,7 @@ class SequentialRateDetector:
         prior_rate: float = 0.05,
         prior_weight: float = 200.0,
         invert_value: bool = False,
+        seasonal: SeasonalProfile | None = None,
     ) -> None:
         self.kind = kind
         self.stream = stream
@@ -141,6 +143,11 @@ class SequentialRateDetector:
         self.ew_total = 0.0
         self.ew_bad = 0.0
         self.rate_per_ms = 0.0
+        # time of day: the usual bad rate of this hour (seasonal profile), scaled by how the
+        # last half hour ran against its own usual rates; both learned from quiet windows only
+        self.profile = seasonal
+        self.level = [0.0, 0.0]  # EW bad outcomes, EW bad outcomes the profile expected
+        self.usual_q0: float | None = None  # the seasonal baseline for the next window, if known
         self.armed = False
         self.h = math.inf
         # the sequential state: a small-shift and a large-shift test
@@ -187,7 +194,28 @@ class SequentialRateDetector:
 
     @property
     def q0(self) -> float:
+        """The normal bad rate now: this time of day's when known, else the trailing one."""
+        if self.usual_q0 is not None:
+            return self.usual_q0
         return baseline_rate(self.ew_bad, self.ew_total, self.prior_rate, self.prior_weight)
+
+    def _learn_seasonal(self, obs: Observation, total: int, bad: int, quiet: bool, decay: float) -> None:
+        """Teach the profile this window; look up the next window's usual rate."""
+        profile = self.profile
+        if profile is None:
+            return
+        usual = profile.expected(obs.start_ms)
+        profile.learn(obs.start_ms, bad, total, clean=quiet)
+        if quiet and usual is not None:
+            self.level[0] = decay * self.level[0] + bad
+            self.level[1] = decay * self.level[1] + usual * total
+        upcoming = profile.expected(obs.end_ms)
+        observed, expected = self.level
+        # the level must rest on some failures before it scales anything
+        if upcoming is None or expected < self.min_bad:
+            self.usual_q0 = None
+        else:
+            self.usual_q0 = min(max(upcoming * observed / expected, _MIN_RATE), _MAX_RATE)
 
     def score(self, obs: Observation) -> Verdict:
         q0 = self.q0
@@ -217,14 +245,15 @@ class SequentialRateDetector:
             self.first_ms = obs.start_ms
         decay = 0.5 ** (width / self.half_life_ms)
         self.rate_per_ms = decay * self.rate_per_ms + (1 - decay) * total / width
+        suspicious = self.s > self.h / 2
         if not self.firing:
             # suspicious (a test above half its threshold): learn at a quarter speed, so a slow
             # drift of the normal rate (merchant mix, time of day) is absorbed while a real
             # incident, which crosses within minutes, is not
-            if self.s > self.h / 2:
-                decay = 0.5 ** (width / (4 * self.half_life_ms))
-            self.ew_total = decay * self.ew_total + total
-            self.ew_bad = decay * self.ew_bad + bad
+            learn_decay = 0.5 ** (width / (4 * self.half_life_ms)) if suspicious else decay
+            self.ew_total = learn_decay * self.ew_total + total
+            self.ew_bad = learn_decay * self.ew_bad + bad
+        self._learn_seasonal(obs, total, bad, not self.firing and not suspicious, decay)
         self.armed = obs.end_ms - self.first_ms >= self.warmup_ms
         if not self.firing:  # the firing test keeps its tuning until it recovers
             q0 = self.q0
@@ -232,7 +261,7 @@ class SequentialRateDetector:
             self.large.tune(q0, min(q0 + 4 * self.rise, 0.95))
         self.h = alarm_threshold(self.rate_per_ms, self.false_alarm_days) + math.log(2)
 
-    _STATE = ("first_ms", "ew_total", "ew_bad", "rate_per_ms", "armed", "r", "firing")
+    _STATE = ("first_ms", "ew_total", "ew_bad", "rate_per_ms", "armed", "r", "firing", "level", "usual_q0")
 
     def snapshot(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self._STATE}
@@ -243,6 +272,7 @@ class SequentialRateDetector:
             "small": self.small.snapshot(),
             "large": self.large.snapshot(),
             "fired": None if self.fired is None else ("small" if self.fired is self.small else "large"),
+            "profile": None if self.profile is None else self.profile.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -252,3 +282,5 @@ class SequentialRateDetector:
         self.small.restore(state["small"])
         self.large.restore(state["large"])
         self.fired = None if state["fired"] is None else getattr(self, state["fired"])
+        if self.profile is not None and state["profile"] is not None:
+            self.profile.restore(state["profile"])

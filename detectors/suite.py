@@ -26,6 +26,8 @@ from paypulse.settings import DetectorSettings
 
 __all__ = ["build_detectors"]
 
+_HOUR_MS = 3_600_000
+
 # complaints are tested in total and per category: a spike of a rare category (charged twice)
 # is lost in the total, and paid_not_updated is the first sign of callback trouble
 _COMPLAINTS: dict[str, Callable[[Observation], float]] = {
@@ -71,8 +73,10 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "warmup_ms": warmup_ms,
             **extra,
         }
-        # stepped per event by the engine, taught by closed windows (1-minute ones for merchants)
-        detectors.append(SequentialRateDetector(kind, stream, outcomes, **common_rate))
+        # stepped per event by the engine, taught by closed windows (1-minute ones for merchants);
+        # the usual rate per hour of the day: a slot must hold enough outcomes to estimate a rate
+        hourly = SeasonalProfile(_HOUR_MS) if s.seasonal else None
+        detectors.append(SequentialRateDetector(kind, stream, outcomes, seasonal=hourly, **common_rate))
     detectors += [
         CountDetector(
             "stuck_payments",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from alerting.model import Scope
 from detectors.counts import CountDetector
 from detectors.seasonal import DAY_MS, SeasonalProfile
+from detectors.sequential import SequentialRateDetector
 from paypulse.observation import Observation
 
 WINDOW_MS = 10_000
@@ -116,3 +119,41 @@ def test_a_one_off_incident_is_held_back_and_never_learned() -> None:
             profile.learn(w * WINDOW_MS, 0.0 if noon else 10.0, clean=not noon)
     profile.learn(4 * DAY_MS, 10.0)
     assert profile.expected(4 * DAY_MS + 12 * 3_600_000) == 10.0
+
+
+def _success_rate_alerts(seasonal: bool, incident_day: int | None = None) -> list[int]:
+    """Days on which a success-rate alert began, over four days of 2 payments a second that fail
+    3% of the time, except 9% every night from 22:00 to 24:00 (stricter risk rules at night)."""
+    rng = np.random.default_rng(11)
+    detector = SequentialRateDetector(
+        "success_rate_drop",
+        "payments",
+        lambda o: (o.attempts, o.attempts - o.successes),
+        rise=0.03,
+        seasonal=SeasonalProfile(3_600_000) if seasonal else None,
+    )
+    fired: list[int] = []
+    for w in range(4 * DAY_WINDOWS):
+        day, of_day = divmod(w, DAY_WINDOWS)
+        fail = 0.09 if of_day >= 22 * 360 else 0.03
+        if day == incident_day and 10 * 360 <= of_day < 10 * 360 + 90:  # 15 minutes at 10:00
+            fail += 0.10
+        outcomes = rng.random(rng.poisson(20)) < fail
+        start = w * WINDOW_MS
+        for i, bad in enumerate(outcomes.tolist()):
+            was = detector.firing
+            detector.step(bad, start + i * 400)
+            if detector.firing and not was:
+                fired.append(day)
+        obs = Observation(Scope("card"), start, start + WINDOW_MS, attempts=len(outcomes))
+        detector.update(replace(obs, successes=len(outcomes) - int(outcomes.sum())))
+    return fired
+
+
+def test_a_nightly_success_rate_habit_alerts_every_night_on_a_trailing_baseline() -> None:
+    assert _success_rate_alerts(seasonal=False) == [0, 1, 2, 3]
+
+
+def test_the_success_rate_baseline_learns_the_hour_of_day() -> None:
+    assert _success_rate_alerts(seasonal=True) == [0, 1]
+    assert _success_rate_alerts(seasonal=True, incident_day=3) == [0, 1, 3]
