@@ -123,13 +123,25 @@ class CountDetector:
         expected = self._expected(obs, len(recent) + 1)
         if self.learned_ms < self.warmup_ms or expected <= 0:
             return False, observed, expected, 0.0
-        p = poisson_tail(round(observed / self.dispersion), expected / self.dispersion, self.direction)
-        if self.direction == "up":
-            material = observed >= self.min_count and observed >= self.ratio * expected
-        else:
-            material = expected >= self.min_count and observed * self.ratio <= expected
+        material, p = self._test(observed, expected, self.direction)
         score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(self.significance)) if material else 0.0
         return material and p < self.significance, observed, expected, score
+
+    def _test(self, observed: float, expected: float, direction: Literal["up", "down"]) -> tuple[bool, float]:
+        """(off by the material ratio, p-value) of ``observed`` against ``expected`` in ``direction``."""
+        p = poisson_tail(round(observed / self.dispersion), expected / self.dispersion, direction)
+        if direction == "up":
+            return observed >= self.min_count and observed >= self.ratio * expected, p
+        return expected >= self.min_count and observed * self.ratio <= expected, p
+
+    def _abnormal_the_other_way(self, observed: float, expected: float) -> bool:
+        """A spike seen by a drop test (or the reverse): not this test's alarm, but not normal
+        either, so it is not learned: a three-hour promotion must not make the hour after it
+        look like an outage."""
+        if self.learned_ms < self.warmup_ms or expected <= 0:
+            return False
+        material, p = self._test(observed, expected, "down" if self.direction == "up" else "up")
+        return material and p < self.significance
 
     def score(self, obs: Observation) -> Verdict:
         bad, observed, expected, score = self._judge(obs)
@@ -150,7 +162,7 @@ class CountDetector:
         )
 
     def update(self, obs: Observation) -> None:
-        bad, _observed, _expected, _score = self._judge(obs)
+        bad, observed, expected, _score = self._judge(obs)
         was_firing = self.hysteresis.firing
         if bad and self.bad_since_ms is None:
             self.bad_since_ms = obs.start_ms
@@ -164,7 +176,7 @@ class CountDetector:
         usual = self._usual(obs)
         self.recent.append(count)
         self.recent_usual.append(usual)
-        quiet = not firing and not bad
+        quiet = not firing and not bad and not self._abnormal_the_other_way(observed, expected)
         if self.profile is not None:
             self.profile.learn(obs.start_ms, count, clean=quiet)
         if quiet:
