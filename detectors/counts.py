@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from scipy.special import pdtr, pdtrc
 
@@ -27,6 +27,14 @@ from detectors.protocol import Observation, Verdict
 from detectors.seasonal import SeasonalProfile
 
 __all__ = ["CountDetector", "poisson_tail"]
+
+
+class _Judgement(NamedTuple):
+    bad: bool
+    observed: float  # over ``windows``
+    expected: float
+    score: float
+    windows: int
 
 
 def poisson_tail(count: int, mean: float, direction: Literal["up", "down"]) -> float:
@@ -62,6 +70,7 @@ class CountDetector:
         half_life_ms: int = 1_800_000,
         dispersion: float = 1.0,
         seasonal: SeasonalProfile | None = None,
+        long_span: int | None = None,
     ) -> None:
         self.kind = kind
         # variance / mean of the counts: payments come in bursts (a big merchant's batch, a
@@ -70,6 +79,9 @@ class CountDetector:
         self.count = count
         self.direction = direction
         self.span = span  # windows in the trailing sum (6 x 10 s = one minute)
+        # also judged over this many windows, the more telling of the two winning: a busy scope's
+        # outage shows within the short span, a quiet one's needs the long span's payments
+        self.spans = (span,) if long_span is None else (span, long_span)
         self.ratio = ratio  # "up": observed >= ratio x expected; "down": observed <= expected / ratio
         self.min_count = min_count  # "up": at least this many; "down": at least this many expected
         self.significance = significance
@@ -77,21 +89,21 @@ class CountDetector:
         self.warmup_ms = warmup_ms
         self.half_life_ms = half_life_ms
         self.hysteresis = Hysteresis(fire_after, resolve_after)
-        self.recent: deque[float] = deque(maxlen=span)
+        self.recent: deque[float] = deque(maxlen=max(self.spans))
         self.mean = 0.0  # EW mean count per window
         self.profile = seasonal
-        self.recent_usual: deque[float | None] = deque(maxlen=span)  # the profile's value per window
+        self.recent_usual: deque[float | None] = deque(maxlen=max(self.spans))  # the profile's, per window
         # EW sums of the count and of the profile's expectation over quiet windows: their ratio is
         # how today runs against the usual (the level)
         self.level = [0.0, 0.0, 0]  # observed, usual, ms learned
         self.learned_ms = 0
         self.started_ms: int | None = None
         self.bad_since_ms: int | None = None
-        self._last_judge: tuple[Observation, tuple[bool, float, float, float]] | None = None
+        self._last_judge: tuple[Observation, _Judgement] | None = None
 
-    def _judge(self, obs: Observation) -> tuple[bool, float, float, float]:
-        """(bad, observed, expected, score) for the trailing span ending with ``obs``; ``score`` then
-        ``update`` on the same observation compute it once."""
+    def _judge(self, obs: Observation) -> _Judgement:
+        """The trailing spans ending with ``obs``, judged; ``score`` then ``update`` on the same
+        observation compute it once."""
         cached = self._last_judge
         if cached is not None and cached[0] is obs:
             return cached[1]
@@ -117,15 +129,23 @@ class CountDetector:
     def _usual(self, obs: Observation) -> float | None:
         return None if self.profile is None else self.profile.expected(obs.start_ms)
 
-    def _compute_judge(self, obs: Observation) -> tuple[bool, float, float, float]:
-        recent = list(self.recent)[-(self.span - 1) :] if self.span > 1 else []
-        observed = sum(recent) + self.count(obs)
-        expected = self._expected(obs, len(recent) + 1)
-        if self.learned_ms < self.warmup_ms or expected <= 0:
-            return False, observed, expected, 0.0
-        material, p = self._test(observed, expected, self.direction)
-        score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(self.significance)) if material else 0.0
-        return material and p < self.significance, observed, expected, score
+    def _compute_judge(self, obs: Observation) -> _Judgement:
+        best = None
+        count = self.count(obs)
+        for span in self.spans:
+            recent = list(self.recent)[len(self.recent) - span + 1 :] if span > 1 else []
+            windows = len(recent) + 1
+            observed = sum(recent) + count
+            expected = self._expected(obs, windows)
+            judgement = _Judgement(False, observed, expected, 0.0, windows)
+            if self.learned_ms >= self.warmup_ms and expected > 0:
+                material, p = self._test(observed, expected, self.direction)
+                if material:
+                    score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(self.significance))
+                    judgement = _Judgement(p < self.significance, observed, expected, score, windows)
+            if best is None or (judgement.bad, judgement.score) > (best.bad, best.score):
+                best = judgement
+        return best  # type: ignore[return-value]
 
     def _test(self, observed: float, expected: float, direction: Literal["up", "down"]) -> tuple[bool, float]:
         """(off by the material ratio, p-value) of ``observed`` against ``expected`` in ``direction``."""
@@ -144,12 +164,12 @@ class CountDetector:
         return material and p < self.significance
 
     def score(self, obs: Observation) -> Verdict:
-        bad, observed, expected, score = self._judge(obs)
+        bad, observed, expected, score, windows = self._judge(obs)
         firing = self.hysteresis.peek(bad)
         started = self.bad_since_ms if self.bad_since_ms is not None else obs.start_ms
         if self.started_ms is not None and self.hysteresis.firing:
             started = self.started_ms
-        per_min = 60_000 / max((obs.end_ms - obs.start_ms) * min(len(self.recent) + 1, self.span), 1)
+        per_min = 60_000 / max((obs.end_ms - obs.start_ms) * windows, 1)
         return Verdict(
             kind=self.kind,
             score=score,
@@ -157,12 +177,12 @@ class CountDetector:
             started_at_ms=started if firing else None,
             value=observed * per_min,
             baseline=expected * per_min,
-            reason=f"{observed:.0f} observed vs {expected:.1f} expected over the last {self.span} windows"
+            reason=f"{observed:.0f} observed vs {expected:.1f} expected over the last {windows} windows"
             + (" (usual for this time of day and week)" if self._seasonal_ready else ""),
         )
 
     def update(self, obs: Observation) -> None:
-        bad, observed, expected, _score = self._judge(obs)
+        bad, observed, expected, _score, _windows = self._judge(obs)
         was_firing = self.hysteresis.firing
         if bad and self.bad_since_ms is None:
             self.bad_since_ms = obs.start_ms

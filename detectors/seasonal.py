@@ -8,7 +8,7 @@ one estimate per 5-minute slot of the day and one per slot of the week, each an 
 weighted average over the days (weeks) that slot was seen. The week's slot is used once seen,
 the day's until then, and nothing (the caller's trailing mean) on the first day.
 
-Memory is fixed: 288 + 2016 doubles per profile, whatever the traffic.
+Memory is fixed: 2 x (288 + 2016) doubles per profile (means and weights), whatever the traffic.
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ class SeasonalProfile:
         # 1 / min_alpha days (weeks) count, so a lasting change of habit is learned within a week
         self.min_alpha = min_alpha
         self.day_mean = array("d", bytes(8 * self.day_slots))
+        self.day_weight = array("d", bytes(8 * self.day_slots))  # weight a slot's day usually has
         self.day_seen = array("H", bytes(2 * self.day_slots))
         self.week_mean = array("d", bytes(8 * self.week_slots))
+        self.week_weight = array("d", bytes(8 * self.week_slots))
         self.week_seen = array("H", bytes(2 * self.week_slots))
         self._slot: int | None = None  # the slot being accumulated (absolute index)
         self._sum = 0.0  # of the clean windows
@@ -61,7 +63,8 @@ class SeasonalProfile:
         self._all = [0.0, 0.0]  # sum and weight of every window, abnormal ones too
         self._windows = 0
         self._clean = 0
-        self.held: dict[int, tuple[int, float]] = {}  # slot of the day -> (day, mean) held back
+        # slot of the day -> (day, mean, weight) held back
+        self.held: dict[int, tuple[int, float, float]] = {}
 
     def learn(self, ts_ms: int, value: float, weight: float = 1.0, *, clean: bool = True) -> None:
         """Take one window starting at ``ts_ms``; a slot is folded in when the next one begins."""
@@ -77,15 +80,19 @@ class SeasonalProfile:
             self._sum += value
             self._weight += weight
 
-    def expected(self, ts_ms: int) -> float | None:
-        """The usual value per unit of weight at ``ts_ms``: the week's slot, else the day's, else None."""
+    def expected(self, ts_ms: int, min_weight: float = 0.0) -> float | None:
+        """The usual value per unit of weight at ``ts_ms``: the week's slot, else the day's, else None.
+
+        ``min_weight``: a slot whose days usually hold less weight than this is not trusted (a
+        rate from a handful of payments is noise), and None is returned.
+        """
         slot = ts_ms // self.slot_ms
         week = slot % self.week_slots
         if self.week_seen[week]:
-            return self.week_mean[week]
+            return self.week_mean[week] if self.week_weight[week] >= min_weight else None
         day = slot % self.day_slots
         if self.day_seen[day]:
-            return self.day_mean[day]
+            return self.day_mean[day] if self.day_weight[day] >= min_weight else None
         return None
 
     def _fold(self) -> None:
@@ -93,36 +100,38 @@ class SeasonalProfile:
         if slot is not None:
             day, of_day = divmod(slot, self.day_slots)
             if self._weight > 0 and 2 * self._clean > self._windows:
-                self._learn(slot, self._sum / self._weight)
+                self._learn(slot, self._sum / self._weight, self._all[1])
                 self.held.pop(of_day, None)
             elif self._all[1] > 0:
-                mean = self._all[0] / self._all[1]
+                mean, weight = self._all[0] / self._all[1], self._all[1]
                 before = self.held.pop(of_day, None)
                 if before is not None and before[0] == day - 1:  # the same time yesterday: a habit
-                    self._learn(slot - self.day_slots, before[1])
-                    self._learn(slot, mean)
+                    self._learn(slot - self.day_slots, before[1], before[2])
+                    self._learn(slot, mean, weight)
                 else:
-                    self.held[of_day] = (day, mean)
+                    self.held[of_day] = (day, mean, weight)
         self._sum = self._weight = 0.0
         self._all = [0.0, 0.0]
         self._windows = self._clean = 0
 
-    def _learn(self, slot: int, mean: float) -> None:
-        self._blend(self.day_mean, self.day_seen, slot % self.day_slots, mean)
-        self._blend(self.week_mean, self.week_seen, slot % self.week_slots, mean)
-
-    def _blend(self, means: array, seen: array, index: int, value: float) -> None:
-        n = min(seen[index] + 1, 65_535)
-        means[index] += max(1.0 / n, self.min_alpha) * (value - means[index])
-        seen[index] = n
+    def _learn(self, slot: int, mean: float, weight: float) -> None:
+        for means, weights, seen, index in (
+            (self.day_mean, self.day_weight, self.day_seen, slot % self.day_slots),
+            (self.week_mean, self.week_weight, self.week_seen, slot % self.week_slots),
+        ):
+            n = min(seen[index] + 1, 65_535)
+            alpha = max(1.0 / n, self.min_alpha)
+            means[index] += alpha * (mean - means[index])
+            weights[index] += alpha * (weight - weights[index])
+            seen[index] = n
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "v": 1,
-            "day": [list(self.day_mean), list(self.day_seen)],
-            "week": [list(self.week_mean), list(self.week_seen)],
+            "day": [list(self.day_mean), list(self.day_seen), list(self.day_weight)],
+            "week": [list(self.week_mean), list(self.week_seen), list(self.week_weight)],
             "open": [self._slot, self._sum, self._weight, self._windows, self._clean, self._all],
-            "held": [[of_day, day, mean] for of_day, (day, mean) in self.held.items()],
+            "held": [[of_day, *held] for of_day, held in self.held.items()],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -130,7 +139,9 @@ class SeasonalProfile:
             raise ValueError(
                 f"seasonal profile has {len(state['day'][0])} slots a day, this build {self.day_slots}"
             )
-        self.day_mean, self.day_seen = array("d", state["day"][0]), array("H", state["day"][1])
-        self.week_mean, self.week_seen = array("d", state["week"][0]), array("H", state["week"][1])
+        for name, (means, seen, weights) in (("day", state["day"]), ("week", state["week"])):
+            setattr(self, f"{name}_mean", array("d", means))
+            setattr(self, f"{name}_seen", array("H", seen))
+            setattr(self, f"{name}_weight", array("d", weights))
         self._slot, self._sum, self._weight, self._windows, self._clean, self._all = state["open"]
-        self.held = {of_day: (day, mean) for of_day, day, mean in state["held"]}
+        self.held = {of_day: (day, mean, weight) for of_day, day, mean, weight in state["held"]}

@@ -24,6 +24,7 @@ from detectors.seasonal import SeasonalProfile
 
 __all__ = ["SequentialRateDetector", "alarm_threshold", "baseline_rate"]
 
+_SEASONAL_MIN_OUTCOMES = 5_000  # per hour of the day: 150 failures at 3%
 _MIN_RATE = 0.002
 _MAX_RATE = 0.6
 
@@ -204,12 +205,13 @@ class SequentialRateDetector:
         profile = self.profile
         if profile is None:
             return
-        usual = profile.expected(obs.start_ms)
+        # an hour's rate is trusted once its days hold enough outcomes to estimate it within ~15%
+        usual = profile.expected(obs.start_ms, _SEASONAL_MIN_OUTCOMES)
         profile.learn(obs.start_ms, bad, total, clean=quiet)
         if quiet and usual is not None:
             self.level[0] = decay * self.level[0] + bad
             self.level[1] = decay * self.level[1] + usual * total
-        upcoming = profile.expected(obs.end_ms)
+        upcoming = profile.expected(obs.end_ms, _SEASONAL_MIN_OUTCOMES)
         observed, expected = self.level
         # the level must rest on some failures before it scales anything
         if upcoming is None or expected < self.min_bad:

@@ -140,7 +140,8 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             "volume_drop",
             lambda o: o.attempts,
             "down",
-            span=3 * span,  # three minutes: one quiet minute at night is not an outage
+            span=span,  # a busy scope's outage shows within a minute
+            long_span=3 * span,  # a quiet one's needs three: one quiet minute at night is not an outage
             ratio=1 / s.volume_ratio,
             dispersion=2.0,
             min_count=s.min_attempts,

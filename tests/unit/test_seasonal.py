@@ -157,3 +157,12 @@ def test_a_nightly_success_rate_habit_alerts_every_night_on_a_trailing_baseline(
 def test_the_success_rate_baseline_learns_the_hour_of_day() -> None:
     assert _success_rate_alerts(seasonal=True) == [0, 1]
     assert _success_rate_alerts(seasonal=True, incident_day=3) == [0, 1, 3]
+
+
+def test_a_slot_with_too_little_weight_is_not_trusted() -> None:
+    profile = SeasonalProfile(slot_ms=3_600_000)
+    for w in range(DAY_WINDOWS):  # one failure in 50 payments an hour: a rate from almost nothing
+        profile.learn(w * WINDOW_MS, 1.0 if w % 360 == 0 else 0.0, weight=50 / 360)
+    profile.learn(DAY_MS, 0.0)
+    assert profile.expected(DAY_MS + 60_000) == pytest.approx(0.02)
+    assert profile.expected(DAY_MS + 60_000, min_weight=1_000) is None
