@@ -148,11 +148,15 @@ class CountDetector:
         return best  # type: ignore[return-value]
 
     def _test(self, observed: float, expected: float, direction: Literal["up", "down"]) -> tuple[bool, float]:
-        """(off by the material ratio, p-value) of ``observed`` against ``expected`` in ``direction``."""
-        p = poisson_tail(round(observed / self.dispersion), expected / self.dispersion, direction)
+        """(off by the material ratio, p-value) of ``observed`` against ``expected`` in ``direction``;
+        the p-value is only worked out (1.0 otherwise) when the difference is material."""
         if direction == "up":
-            return observed >= self.min_count and observed >= self.ratio * expected, p
-        return expected >= self.min_count and observed * self.ratio <= expected, p
+            material = observed >= self.min_count and observed >= self.ratio * expected
+        else:
+            material = expected >= self.min_count and observed * self.ratio <= expected
+        if not material:
+            return False, 1.0
+        return True, poisson_tail(round(observed / self.dispersion), expected / self.dispersion, direction)
 
     def _abnormal_the_other_way(self, observed: float, expected: float) -> bool:
         """A spike seen by a drop test (or the reverse): not this test's alarm, but not normal
