@@ -283,14 +283,22 @@ class Engine:
         return f"; e.g. orders {', '.join(samples)}" if samples else ""
 
     def _retrack(self) -> None:
-        """Once a minute: the heaviest merchants get their own scope; detectors of dropped ones go."""
-        tracked = frozenset(self.heavy.top(self.top_merchants))
+        """Once a minute: the heaviest merchants get their own scope, and a merchant with a firing
+        alert keeps it until the alert resolves (it needs its windows for that); a dropped merchant
+        leaves nothing behind: detectors, kept windows and exported scores go."""
+        firing = {scope.merchant_id for (_kind, scope) in self.lifecycle.firing if scope.merchant_id}
+        tracked = frozenset(self.heavy.top(self.top_merchants)) | firing
         self.windows.tracked = tracked
-        firing = {scope for (_kind, scope) in self.lifecycle.firing}
         for scope in [s for s in self.detectors if s.merchant_id is not None]:
-            if scope.merchant_id not in tracked and scope not in firing:
+            if scope.merchant_id not in tracked:
                 del self.detectors[scope]
                 del self._merchant_steppers[scope.merchant_id]
+        self.history = {
+            s: ring for s, ring in self.history.items() if s.merchant_id in tracked or not s.merchant_id
+        }
+        self.scores = {
+            k: v for k, v in self.scores.items() if k[1].merchant_id in tracked or not k[1].merchant_id
+        }
 
     # -- recovery -------------------------------------------------------------------------------
 

@@ -233,12 +233,6 @@ def _callback(order: int, paid: int, merchant: str) -> bytes:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine._retrack drops a merchant's detectors when it leaves the top-K but keeps its "
-    "Engine.history ring and its Engine.scores entries (and so their /metrics series): with 99,999 "
-    "merchants these grow with every merchant that was ever tracked. Fix: drop both in _retrack.",
-)
 def test_merchants_that_leave_the_top_k_leave_no_state_behind() -> None:
     top = 2
     run = _Run(list(_rotating_stream(phases=12, busy=top, minutes_per_phase=3, tail_per_minute=600)), top=top)
