@@ -103,9 +103,13 @@ class AlertLifecycle:
     it, but crossed its threshold a few payments later, still gets the chance to absorb it.
     """
 
-    def __init__(self, group_wait_ms: int = 30_000) -> None:
+    def __init__(self, group_wait_ms: int = 30_000, resolve_hold_ms: int = 0) -> None:
         self.group_wait_ms = group_wait_ms
+        # an alert resolves only after its detector has been quiet this long (Prometheus's
+        # keep_firing_for): an incident that flickers around its threshold stays one alert
+        self.resolve_hold_ms = resolve_hold_ms
         self.firing: dict[tuple[str, Scope], Alert] = {}  # what the detectors say now
+        self.quiet_since: dict[tuple[str, Scope], tuple[int, float]] = {}  # firing, but quiet: since, value
         self.announced: set[tuple[str, Scope]] = set()  # what on-call has been told is firing
         self.absorbed: set[tuple[str, Scope]] = set()  # firing, but part of a channel's incident
         self.channel_resolved_ms: dict[str, int] = {}  # kind -> when its last channel alert resolved
@@ -121,14 +125,12 @@ class AlertLifecycle:
             if verdict.firing and current is None:
                 scope_channels = channels if obs.scope.channel is None else (obs.scope.channel,)
                 self.firing[key] = self._alert(verdict, obs, now_ms, scope_channels, detail)
-            elif not verdict.firing and current is not None:
-                del self.firing[key]
-                self.absorbed.discard(key)
-                if _is_channel(obs.scope):
-                    self.channel_resolved_ms[verdict.kind] = now_ms
-                if key in self.announced:
-                    self.announced.discard(key)
-                    changes.append(_resolved(current, verdict.value, now_ms))
+            elif verdict.firing:
+                self.quiet_since.pop(key, None)  # back before the hold ran out: the same alert
+            elif current is not None:
+                since, value = self.quiet_since.setdefault(key, (now_ms, verdict.value))
+                if now_ms - since >= self.resolve_hold_ms:
+                    changes += self._resolve(key, since, value)
         for key, alert in self.firing.items():
             if key in self.announced or key in self.absorbed:
                 continue
@@ -143,6 +145,25 @@ class AlertLifecycle:
                 self.announced.add(key)
                 changes.append(announced)
         return changes
+
+    def flush(self) -> list[Alert]:
+        """End of input: alerts whose detectors are quiet resolve now, without waiting out the hold."""
+        changes: list[Alert] = []
+        for key, (since, value) in sorted(self.quiet_since.items(), key=lambda kv: kv[1][0]):
+            changes += self._resolve(key, since, value)
+        return changes
+
+    def _resolve(self, key: tuple[str, Scope], since_ms: int, value: float) -> list[Alert]:
+        """Forget ``key``'s alert, recovered at ``since_ms``; a resolved notice if on-call knew of it."""
+        current = self.firing.pop(key)
+        self.quiet_since.pop(key, None)
+        self.absorbed.discard(key)
+        if _is_channel(key[1]):
+            self.channel_resolved_ms[key[0]] = since_ms
+        if key not in self.announced:
+            return []
+        self.announced.discard(key)
+        return [_resolved(current, value, since_ms)]
 
     def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
         """A cause of this kind fires on its scope (or, off channels, on a channel); or, off channels,

@@ -29,8 +29,8 @@ def obs(scope: Scope, i: int = 0, **counts: float) -> Observation:
 class Log:
     """Feeds rounds of verdicts and keeps the alert log as (kind, scope label, status) rows."""
 
-    def __init__(self, group_wait_ms: int = 0) -> None:
-        self.lifecycle = AlertLifecycle(group_wait_ms)
+    def __init__(self, group_wait_ms: int = 0, resolve_hold_ms: int = 0) -> None:
+        self.lifecycle = AlertLifecycle(group_wait_ms, resolve_hold_ms)
         self.alerts: list[Alert] = []
         self.i = 0
 
@@ -279,3 +279,30 @@ def test_late_callbacks_absorb_the_stuck_payments_they_cause_on_the_same_channel
         (Scope("wechat"), verdict("stuck_payments", value=12.0, baseline=0.5)),
     )
     assert log.rows == [("callback_latency_high", "alipay", "firing"), ("stuck_payments", "wechat", "firing")]
+
+
+def test_an_incident_flickering_around_its_threshold_stays_one_alert() -> None:
+    log = Log(resolve_hold_ms=3 * W)
+    log.round((ALIPAY, verdict()))
+    for firing in (False, False, True, False, False, False):  # quiet for 2 windows, back, then quiet
+        log.round((ALIPAY, verdict(firing=firing, value=0.96)))
+    assert log.rows == [("success_rate_drop", "alipay", "firing")]
+    log.round((ALIPAY, verdict(firing=False, value=0.97)))
+    assert log.rows == [
+        ("success_rate_drop", "alipay", "firing"),
+        ("success_rate_drop", "alipay", "resolved"),
+    ]
+    resolved = log.alerts[-1]
+    assert resolved.resolved_at == datetime.fromtimestamp((T0 + 5 * W) / 1000, UTC)  # when it went quiet
+    assert resolved.value == 0.96
+    assert log.lifecycle.firing == {} and log.lifecycle.quiet_since == {}
+
+
+def test_end_of_input_resolves_the_alerts_waiting_out_their_hold() -> None:
+    log = Log(resolve_hold_ms=60 * W)
+    log.round((ALIPAY, verdict()), (Scope("wechat"), verdict()))
+    log.round((ALIPAY, verdict(firing=False, value=0.97)), (Scope("wechat"), verdict()))
+    assert [a.status for a in log.alerts] == ["firing", "firing"]
+    flushed = log.lifecycle.flush()
+    assert [(a.scope.label, a.status) for a in flushed] == [("alipay", "resolved")]
+    assert log.lifecycle.flush() == []
