@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import resource
 import sys
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["generate_events", "peak_rss_mib"]
+Case = TypeVar("Case", bound=Hashable)
+
+__all__ = ["best_of_rounds", "generate_events", "peak_rss_mib"]
 
 
 def generate_events(
@@ -67,3 +71,25 @@ def peak_rss_mib() -> float:
                 return int(line.split()[1]) / 1024  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def best_of_rounds(
+    cases: Sequence[Case], rounds: int, run: Callable[[Case], Any], label: Callable[[Case, Any], str]
+) -> tuple[dict[Case, Any], dict[Case, float]]:
+    """Measure every case ``rounds`` times, each round starting one case later, so no case always
+    runs first on a cold or busy machine; keep each case's best CPU rate and its highest peak RSS.
+
+    ``run(case)`` returns a measurement with ``cpu_rate`` and ``peak_rss_mib``; ``label`` says
+    what to print for it after ``round N``.
+    """
+    best: dict[Case, Any] = {}
+    peak: dict[Case, float] = {}
+    for round_ in range(rounds):
+        shift = round_ % len(cases)
+        for case in [*cases[shift:], *cases[:shift]]:
+            measurement = run(case)
+            print(f"round {round_ + 1} {label(case, measurement)}", flush=True)
+            if case not in best or measurement.cpu_rate > best[case].cpu_rate:
+                best[case] = measurement
+            peak[case] = max(peak.get(case, 0.0), measurement.peak_rss_mib)
+    return best, peak

@@ -48,7 +48,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import generate_events, peak_rss_mib
+from benchmarks._common import best_of_rounds, generate_events, peak_rss_mib
 
 MERCHANT_COUNTS = (1_000, 10_000, 99_999)
 ZIPF_EXPONENTS = (1.0, 0.6)
@@ -256,22 +256,22 @@ def main(argv: list[str] | None = None) -> None:
                 f"zipf {zipf} in {time.perf_counter() - began:.0f} s",
                 flush=True,
             )
-        best: dict[tuple[int, float], Row] = {}
-        peak: dict[tuple[int, float], float] = {}
-        for round_ in range(args.rounds):
-            shift = round_ % len(cases)
-            for case in cases[shift:] + cases[:shift]:
-                row = measure(*case, files[case], args.config)
-                if row.lines != args.events:
-                    raise SystemExit(f"{case}: the engine saw {row.lines} lines, expected {args.events}")
-                print(
-                    f"round {round_ + 1} {case[0]:>6,} merchants zipf {case[1]}: peak RSS "
-                    f"{row.peak_rss_mib:4.0f} MiB, {row.rate:8,.0f} events/s",
-                    flush=True,
-                )
-                if case not in best or row.cpu_rate > best[case].cpu_rate:
-                    best[case] = row
-                peak[case] = max(peak.get(case, 0.0), row.peak_rss_mib)
+
+        def run(case: tuple[int, float]) -> Row:
+            row = measure(*case, files[case], args.config)
+            if row.lines != args.events:
+                raise SystemExit(f"{case}: the engine saw {row.lines} lines, expected {args.events}")
+            return row
+
+        best, peak = best_of_rounds(
+            cases,
+            args.rounds,
+            run,
+            lambda case, row: (
+                f"{case[0]:>6,} merchants zipf {case[1]}: peak RSS "
+                f"{row.peak_rss_mib:4.0f} MiB, {row.rate:8,.0f} events/s"
+            ),
+        )
     rows = [Row(**{**asdict(best[c]), "peak_rss_mib": peak[c]}) for c in cases]
 
     print()

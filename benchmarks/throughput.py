@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import generate_events, peak_rss_mib
+from benchmarks._common import best_of_rounds, generate_events, peak_rss_mib
 
 if TYPE_CHECKING:  # imported where used: the plain loop's child must not load them (its peak RSS is its own)
     from paypulse.engine import Engine
@@ -259,22 +259,22 @@ def main() -> None:
             f"from {args.scenario} in {time.perf_counter() - began:.1f} s",
             flush=True,
         )
-        best: dict[str, Measurement] = {}
-        peak: dict[str, float] = {}
-        for round_ in range(args.rounds):
-            order = variants[round_ % len(variants) :] + variants[: round_ % len(variants)]
-            for variant in order:
-                m = measure(variant, events, workdir, args.config)
-                if m.lines != count:
-                    raise SystemExit(f"variant {variant} saw {m.lines} lines, expected {count}")
-                print(
-                    f"round {round_ + 1} {variant:8s} {m.rate:>10,.0f} events/s  "
-                    f"{m.seconds:6.2f} s ({m.cpu_seconds:6.2f} s CPU)  peak RSS {m.peak_rss_mib:5.0f} MiB",
-                    flush=True,
-                )
-                if variant not in best or m.cpu_rate > best[variant].cpu_rate:
-                    best[variant] = m
-                peak[variant] = max(peak.get(variant, 0.0), m.peak_rss_mib)
+
+        def run(variant: str) -> Measurement:
+            m = measure(variant, events, workdir, args.config)
+            if m.lines != count:
+                raise SystemExit(f"variant {variant} saw {m.lines} lines, expected {count}")
+            return m
+
+        best, peak = best_of_rounds(
+            variants,
+            args.rounds,
+            run,
+            lambda variant, m: (
+                f"{variant:8s} {m.rate:>10,.0f} events/s  "
+                f"{m.seconds:6.2f} s ({m.cpu_seconds:6.2f} s CPU)  peak RSS {m.peak_rss_mib:5.0f} MiB"
+            ),
+        )
         if "bytewax" in best and "engine" in best and best["bytewax"].alerts != best["engine"].alerts:
             print(
                 f"WARNING: the dataflow wrote {best['bytewax'].alerts} alert changes, "
