@@ -12,11 +12,13 @@ messages per poll. Live, that is harmless: each partition hands over what arrive
 moments. On a backlog (a restart, a replay, ``tail=False``) it is not: a thousand messages of
 one partition can span many minutes of event time, so the next partition's events would reach
 the engine behind its watermark and be dropped as ``too_late``. The step merges the partitions
-by the Kafka message timestamp (producer time), the way Kafka Streams picks the partition with
-the oldest head: a line leaves once every partition still delivering has reached its
-timestamp. A partition that says nothing for ``batch_timeout`` (idle, or at its end) stops
-holding the others back; its next lines may then arrive a little out of order, which the
-engine's lateness absorbs.
+by event time, the way Kafka Streams picks the partition with the oldest head: a line leaves
+once every partition still delivering has reached its time. (Not by the Kafka timestamp: a
+producer sends hundreds of events within one millisecond, and a tie broken by partition can
+span more than the lateness of event time. A line without a readable event time keeps its
+partition's order, and the engine dead-letters it.) A partition that says nothing for
+``batch_timeout`` (idle, or at its end) stops holding the others back; its next lines may then
+arrive a little out of order, which the engine's lateness absorbs.
 
 Offsets live in Bytewax's recovery store (the connector does not commit to a consumer group),
 so exactly-once reading needs ``-r``; lines held by ``merge-partitions`` are in its snapshot.
@@ -43,7 +45,7 @@ from confluent_kafka.admin import AdminClient
 from dataflows.flow import OutputsSink, monitor
 from paypulse.clock import Clock, SystemClock
 from paypulse.engine import Engine, EngineOutput
-from paypulse.events import DeadLetter
+from paypulse.events import DeadLetter, event_time_ms
 from paypulse.outputs import Outputs
 from paypulse.settings import Settings, load_settings
 
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 _KEY = "all"  # one shard: the engine sees the whole stream
 _MAX_KEPT = 4096
 
-Stamped = tuple[int, int, bytes]  # (partition, Kafka timestamp in ms, line)
+Stamped = tuple[int, int, bytes]  # (partition, event time in ms, line)
 
 
 class PartitionMerge:
@@ -102,7 +104,7 @@ class PartitionMerge:
             if buffer is None:
                 buffer = self.buffers[partition] = deque()
             head = self.heads.get(partition, -1)
-            if ts < head:  # no timestamp (-1) or a second producer behind: keep partition order
+            if ts < head:  # no event time (-1) or out of order within the partition: keep its order
                 ts = head
             self.heads[partition] = ts
             self.heard[partition] = heard
@@ -190,15 +192,17 @@ class _MergeLogic(StatefulBatchLogic[list[Stamped], list[bytes], dict]):
 
 
 def stamp_lines(messages: list[KafkaSourceMessage]) -> list[tuple[str, list[Stamped]]]:
-    """One item per polled batch: ``(partition, timestamp, line)`` for each message.
+    """One item per polled batch: ``(partition, event time, line)`` for each message.
 
     A message is one event; a trailing newline is dropped. An empty message (a tombstone)
-    becomes an empty line, which the engine dead-letters as ``bad_json``.
+    becomes an empty line, which the engine dead-letters as ``bad_json``. A line without a
+    readable event time is stamped -1: :class:`PartitionMerge` keeps it in its partition's order.
     """
-    stamped = [
-        (m.partition, m.timestamp[1], (m.value or b"").rstrip(b"\r\n"))
-        for m in messages  # timestamp = (type, ms); ms is -1 when the producer set none
-    ]
+    stamped = []
+    for m in messages:
+        line = (m.value or b"").rstrip(b"\r\n")
+        ts = event_time_ms(line)
+        stamped.append((m.partition, -1 if ts is None else ts, line))
     return [(_KEY, stamped)] if stamped else []
 
 

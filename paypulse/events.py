@@ -35,6 +35,7 @@ __all__ = [
     "DeadLetter",
     "Event",
     "Payment",
+    "event_time_ms",
     "parse_batch",
     "parse_line",
 ]
@@ -99,6 +100,30 @@ class DeadLetter(msgspec.Struct, frozen=True, gc=False):
 
 
 _DECODER: Final = msgspec.json.Decoder(Event)
+
+
+class _Timed(msgspec.Struct, gc=False):
+    ts: _Stamp
+
+
+_TIME_DECODER: Final = msgspec.json.Decoder(_Timed)
+
+
+def event_time_ms(raw: bytes) -> int | None:
+    """The event time of a line, for ordering before the engine parses it; None if it has none.
+
+    Only ``ts`` is decoded (msgspec skips the rest), so this costs a fraction of a full parse.
+
+    >>> event_time_ms(b'{"type":"payment","ts":"2026-01-01T00:00:01Z","channel":"alipay"}')
+    1767225601000
+    >>> event_time_ms(b'not json') is None
+    True
+    """
+    try:
+        ts = _TIME_DECODER.decode(raw).ts
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return ts if type(ts) is int else int(ts.timestamp() * 1000)
 
 
 def parse_line(raw: bytes) -> Event | DeadLetter:
