@@ -45,7 +45,8 @@ CLEAN: dict[str, dict[str, Any]] = {
 MISSED: dict[str, str] = {}
 SLOW_DROPS = {
     "success-rate-drop-card-quiet": "a 15-point drop on card at 04:00 (~36 payments/min) is found "
-    "only after 2-4 min (135-216 s measured): the information bound at that volume is ~4 min",
+    "only after 2-4 min (135-216 s measured): the information bound at that volume is ~3 min "
+    "(about 140 payments at one false alarm a month)",
     "success-rate-drop-merchant": "a 20-point drop on merchant m00040 (~9 payments/min) is found "
     "after about 7 min (417 s measured): ~60 payments are what a once-a-month false alarm rate needs",
 }
