@@ -121,10 +121,19 @@ class CountDetector:
         floor = self.floor_per_window * windows
         observed, usual, _learned_ms = self.level
         if self._seasonal_ready:
-            bases = [*list(self.recent_usual)[len(self.recent_usual) - windows + 1 :], self._usual(obs)]
+            kept = list(self.recent_usual)[max(len(self.recent_usual) - windows + 1, 0) :]
+            bases = [*kept, self._usual(obs)]
             if None not in bases:
                 return max(sum(bases) * observed / usual, floor)  # type: ignore[arg-type]
         return max(self.mean * windows, floor)
+
+    def expected_per_window(self, ts_ms: int) -> float:
+        """What a window starting at ``ts_ms`` is expected to count (the dashboards' baseline)."""
+        usual = self.profile.expected(ts_ms) if self._seasonal_ready else None  # type: ignore[union-attr]
+        if usual is None:
+            return self.mean
+        observed, expected, _learned_ms = self.level
+        return usual * observed / expected
 
     def _usual(self, obs: Observation) -> float | None:
         return None if self.profile is None else self.profile.expected(obs.start_ms)
@@ -133,7 +142,7 @@ class CountDetector:
         best = None
         count = self.count(obs)
         for span in self.spans:
-            recent = list(self.recent)[len(self.recent) - span + 1 :] if span > 1 else []
+            recent = list(self.recent)[max(len(self.recent) - span + 1, 0) :] if span > 1 else []
             windows = len(recent) + 1
             observed = sum(recent) + count
             expected = self._expected(obs, windows)

@@ -87,7 +87,9 @@ class Engine:
         self.top_merchants = w.top_merchants
         self.merchant_minutes = MerchantMinutes()
         self.detectors: dict[Scope, list[Detector]] = {}
-        self.lifecycle = AlertLifecycle()
+        self.lifecycle = AlertLifecycle(
+            resolve_hold_ms=int(settings.alerting.resolve_hold.total_seconds() * 1000)
+        )
         self.stats = EngineStats()
         self.history: dict[Scope, deque[Observation]] = {}
         self.scores: dict[tuple[str, Scope], float] = {}
@@ -172,6 +174,9 @@ class Engine:
         """End of input: close every open window and judge it (replays and tests)."""
         out = self._close(self.windows.close_all)
         self._judge(self.merchant_minutes.flush(self.windows.tracked), out)
+        flushed = self.lifecycle.flush()
+        self._count_changes(flushed)
+        out.alerts += flushed
         out.event_time_ms = self.windows.max_ts
         return out
 
@@ -235,10 +240,13 @@ class Engine:
 
     def _announce(self, verdicts: list, now_ms: int, out: EngineOutput) -> None:
         changes = self.lifecycle.observe(verdicts, now_ms, tuple(sorted(self.windows.channels)))
+        self._count_changes(changes)
+        out.alerts += changes
+
+    def _count_changes(self, changes: list[Alert]) -> None:
         for alert in changes:
             key = f"{alert.kind}|{alert.status}"
             self.stats.alerts[key] = self.stats.alerts.get(key, 0) + 1
-        out.alerts += changes
 
     def _build(self, scope: Scope) -> list[Detector]:
         """A new scope's detectors, registered with whoever steps them per event."""
@@ -319,6 +327,10 @@ class Engine:
             "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.announced],
             "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.absorbed],
             "channel_resolved_ms": dict(self.lifecycle.channel_resolved_ms),
+            "quiet_since": [
+                {"kind": k, "scope": s.to_json(), "since_ms": since, "value": value}
+                for (k, s), (since, value) in self.lifecycle.quiet_since.items()
+            ],
             "stats": asdict(self.stats),
             "totals": {c: asdict(o) | {"scope": None} for c, o in self.totals.items()},
         }
@@ -342,6 +354,10 @@ class Engine:
         self.lifecycle.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
         self.lifecycle.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
         self.lifecycle.channel_resolved_ms = dict(state["channel_resolved_ms"])
+        self.lifecycle.quiet_since = {
+            (row["kind"], Scope(**row["scope"])): (row["since_ms"], row["value"])
+            for row in state["quiet_since"]
+        }
         self.stats = EngineStats(**state["stats"])
         self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
 
@@ -352,10 +368,12 @@ class Engine:
         return [a for key, a in self.lifecycle.firing.items() if key in self.lifecycle.announced]
 
     def volume_baseline(self, scope: Scope) -> float | None:
-        """Expected payments per minute for ``scope`` (the volume detector's learned rate)."""
+        """Expected payments per minute for ``scope`` now (the volume detector's expectation: the
+        same time of day and week once known, else its trailing rate)."""
         for detector in self.detectors.get(scope, ()):
             if detector.kind == "volume_drop":
-                return detector.mean * 60_000 / self.width_ms  # type: ignore[attr-defined]
+                per_window = detector.expected_per_window(self.windows.max_ts)  # type: ignore[attr-defined]
+                return per_window * 60_000 / self.width_ms
         return None
 
 
