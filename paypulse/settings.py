@@ -140,7 +140,7 @@ class AlertingSettings(Section):
     repeat_interval: timedelta = Field(timedelta(hours=1), description="re-notify a still-firing alert")
     resolve_hold: timedelta = Field(
         timedelta(minutes=2),
-        description="an alert resolves once its detector has been quiet this long; flickering stays one alert",
+        description="an alert resolves once its detector has been quiet this long; a flicker stays one alert",
     )
     max_attempts: int = Field(12, ge=1, description="delivery attempts before a notification is parked")
     retry_backoff: timedelta = Field(timedelta(seconds=5), description="first retry delay; doubles each time")
