@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 Case = TypeVar("Case", bound=Hashable)
 
-__all__ = ["best_of_rounds", "generate_events", "peak_rss_mib"]
+__all__ = ["Rates", "best_of_rounds", "generate_events", "peak_rss_mib"]
 
 
 def generate_events(
@@ -71,6 +71,23 @@ def peak_rss_mib() -> float:
                 return int(line.split()[1]) / 1024  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class Rates:
+    """Events per second by wall and by CPU time, for a measurement of ``lines`` that took
+    ``seconds`` (``cpu_seconds`` of this process's CPU: steadier on a busy machine)."""
+
+    lines: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.lines / self.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.lines / self.cpu_seconds
 
 
 def best_of_rounds(

@@ -48,7 +48,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import best_of_rounds, generate_events, peak_rss_mib
+from benchmarks._common import Rates, best_of_rounds, generate_events, peak_rss_mib
 
 MERCHANT_COUNTS = (1_000, 10_000, 99_999)
 ZIPF_EXPONENTS = (1.0, 0.6)
@@ -57,7 +57,7 @@ IMPORTS = ("paypulse.engine", "paypulse.settings", "paypulse.sources", "orjson")
 
 
 @dataclass(frozen=True)
-class Row:
+class Row(Rates):
     """One child's figures for one (merchant count, Zipf exponent)."""
 
     merchants: int
@@ -82,14 +82,6 @@ class Row:
     @property
     def state_mib(self) -> float:
         return self.peak_rss_mib - self.start_rss_mib
-
-    @property
-    def rate(self) -> float:
-        return self.lines / self.seconds
-
-    @property
-    def cpu_rate(self) -> float:
-        return self.lines / self.cpu_seconds
 
 
 # -- the child: one stream through one engine -----------------------------------------------------

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import best_of_rounds, generate_events, peak_rss_mib
+from benchmarks._common import Rates, best_of_rounds, generate_events, peak_rss_mib
 
 if TYPE_CHECKING:  # imported where used: the plain loop's child must not load them (its peak RSS is its own)
     from paypulse.engine import Engine
@@ -55,21 +55,13 @@ DESCRIPTIONS = {
 
 
 @dataclass(frozen=True)
-class Measurement:
+class Measurement(Rates):
     variant: str
     lines: int
     seconds: float
     cpu_seconds: float  # this process's CPU time: steadier than wall time on a busy machine
     peak_rss_mib: float
     alerts: int  # alert changes written; (a) and (b) must agree
-
-    @property
-    def rate(self) -> float:
-        return self.lines / self.seconds
-
-    @property
-    def cpu_rate(self) -> float:
-        return self.lines / self.cpu_seconds
 
 
 # -- the variants, each run inside a child process -----------------------------------------------
