@@ -1,0 +1,97 @@
+"""`benchmarks/score_series_public.py` as a subprocess on a tiny NAB-shaped directory built here."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "score_series_public.py"
+START = datetime(2024, 3, 1)
+STEP = timedelta(minutes=5)
+N = 800
+SHIFT_AT = 500
+
+
+def _stamp(i: int) -> str:
+    return (START + i * STEP).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _write_series(path: Path, values: list[float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["timestamp,value", *(f"{_stamp(i)},{v:.4f}" for i, v in enumerate(values))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _nab_dir(root: Path) -> Path:
+    rng = random.Random(5)
+    shifted = [100.0 + rng.gauss(0, 1) + (12.0 if i >= SHIFT_AT else 0.0) for i in range(N)]
+    quiet = [20.0 + rng.gauss(0, 2) for _ in range(N)]
+    _write_series(root / "data" / "groupA" / "shift.csv", shifted)
+    _write_series(root / "data" / "groupB" / "quiet.csv", quiet)
+    windows = {
+        "groupA/shift.csv": [[_stamp(SHIFT_AT - 10) + ".000000", _stamp(SHIFT_AT + 30) + ".000000"]],
+        "groupB/quiet.csv": [[_stamp(300), _stamp(340)]],
+    }
+    labels = {"groupA/shift.csv": [_stamp(SHIFT_AT)], "groupB/quiet.csv": [_stamp(320)]}
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    (root / "labels" / "combined_labels.json").write_text(json.dumps(labels))
+    return root
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=SCRIPT.parents[1],
+    )
+
+
+def test_public_run_prints_every_group_and_catches_the_level_shift(tmp_path: Path) -> None:
+    data = _nab_dir(tmp_path / "nab")
+    out_json = tmp_path / "figures.json"
+    done = _run("--data", str(data), "--workers", "2", "--json", str(out_json))
+    assert done.returncode == 0, done.stderr
+
+    lines = done.stdout.splitlines()
+    assert [cell.strip() for cell in lines[0].split("|")[1:]] == ["scorer", "zscore", "random"]
+    rows = {line.split()[0]: line for line in lines[2:] if line.split()[0] in ("groupA", "groupB", "ALL")}
+    assert list(rows) == ["groupA", "groupB", "ALL"]
+    cells = [part.split() for part in rows["groupA"].split("|")]
+    assert cells[0] == ["groupA", "1", "1"]
+    scorer_auc, scorer_caught, scorer_delay, scorer_d_lab = (float(c) for c in cells[1][:4])
+    assert scorer_caught == 1.0
+    # The shift starts 10 rows into the window: found at the shift or within a few rows of it.
+    assert 10 <= scorer_delay <= 20 and 0 <= scorer_d_lab <= 10
+    # Point-wise AUC barely rewards it: the score is high for a few rows, then the baseline moves
+    # to the new level and the rest of the window scores as low as outside it.
+    assert 0.0 <= scorer_auc <= 1.0
+    assert rows["ALL"].split("|")[0].split() == ["ALL", "2", "2"]
+    assert any(line.startswith("checks scorer: nan_scores=0 out_of_range=0") for line in lines)
+
+    figures = json.loads(out_json.read_text())
+    shift = next(f for f in figures["files"] if f["name"] == "groupA/shift.csv")
+    assert shift["points"] == N and shift["windows"] == 1
+    assert shift["figures"]["scorer"]["caught"] == [True]
+    assert shift["figures"]["scorer"]["label_delays"] == [scorer_d_lab]
+    assert figures["table"]["groupA"]["scorer"]["caught"] == 1.0
+    assert set(figures["table"]["ALL"]) == {"files", "windows", "scorer", "zscore", "random"}
+
+
+def test_missing_label_file_is_refused_with_a_readable_error(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    done = _run("--data", str(tmp_path))
+    assert done.returncode == 1
+    assert "combined_windows.json not found" in done.stderr
+    assert "Traceback" not in done.stderr
