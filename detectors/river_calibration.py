@@ -24,12 +24,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["BINS", "ScoreCalibration"]
+__all__ = ["BINS", "RAW_TOP", "ScoreCalibration"]
 
 # Histogram of log2(raw) from _LO to _LO + BINS / _PER_OCTAVE, i.e. 1/8 .. ~2^13.
 _LO = -3.0
 _PER_OCTAVE = 4
 BINS = 64
+#: The largest raw value the histogram tells apart (2^13); callers cap raw values here.
+RAW_TOP = 2.0 ** (_LO + BINS / _PER_OCTAVE)
 _REF_EVERY = 8  # recompute the calibration quantile every few learned points
 
 
@@ -100,7 +102,7 @@ class ScoreCalibration:
             if acc + count >= target and count > 0:  # interpolate geometrically inside the bin
                 return 2.0 ** (_LO + (index + (target - acc) / count) / _PER_OCTAVE)
             acc += count
-        return 2.0 ** (_LO + BINS / _PER_OCTAVE)
+        return RAW_TOP
 
     def snapshot(self) -> dict[str, Any]:
         """Learned state as plain JSON-able data."""

@@ -56,14 +56,17 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from detectors.river_calibration import BINS, ScoreCalibration
+from detectors.river_calibration import BINS, RAW_TOP, ScoreCalibration
 from detectors.river_season import detect_period, season_persists, start_profile
 from paypulse.errors import ConfigError, StateError
 
 __all__ = ["SeriesScorer", "detect_period", "score_series"]
 
 _VERSION = 1
-_RAW_CAP = 1e6
+# Raw statistics are capped at the top of the calibration histogram: a series whose scale collapses
+# (long runs of one value between bursts) routinely reaches the cap, and the calibration can only
+# learn that as typical if the cap lies inside the range it measures.
+_RAW_CAP = RAW_TOP
 
 
 def _clamp(value: float, bound: float) -> float:

@@ -132,6 +132,29 @@ def test_constant_series_turning_noisy_alarms_briefly_not_forever():
     assert max(scores[330:]) < 0.5  # the scale grew to meet the new regime
 
 
+def test_sparse_counts_starting_flat_do_not_saturate_at_one():
+    # A count series that starts with a flat run (no traffic yet), then turns intermittent: its
+    # scales sit at the floor for long stretches, so many raw statistics reach the cap. Those used to
+    # score exactly 1.0 (13% of points here), so no threshold could rank them.
+    rng = random.Random(3)
+    choices = [0.0] * 8 + [1.0, 2.0, 5.0]
+    values = [0.0] * 60 + [rng.choice(choices) if rng.random() < 0.5 else 0.0 for _ in range(3000)]
+    scores = run(values)
+    assert sum(s == 1.0 for s in scores[500:]) == 0
+    assert p99(scores[500:]) < 0.5
+
+
+def test_routine_bursts_on_a_zero_series_are_learned_as_typical():
+    # Bursts on a series that is otherwise exactly zero are infinitely surprising against its zero
+    # scale, so their raw statistic hits the cap. The cap must lie inside the calibration's range, or
+    # the reference can never reach it and every routine burst scores 1.0 (4% of points here).
+    rng = random.Random(4)
+    values = [rng.uniform(1e6, 5e7) if rng.random() < 0.05 else 0.0 for _ in range(3000)]
+    scores = run(values)
+    assert sum(s == 1.0 for s in scores[500:]) == 0
+    assert max(scores[500:]) < 0.5
+
+
 def test_missing_values_score_zero_and_are_not_learned():
     scorer = SeriesScorer()
     for x in noise(9, 200):
