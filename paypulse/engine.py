@@ -12,6 +12,7 @@ always give the same alerts.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -23,9 +24,10 @@ from detectors.any_of import AnyOf
 from detectors.protocol import Detector
 from detectors.sequential import SequentialRateDetector
 from detectors.suite import build_detectors
+from paypulse.ahead import AheadGuard
 from paypulse.dedup import EventIdFilter
 from paypulse.errors import StateError
-from paypulse.events import Callback, DeadLetter, Payment, parse_batch
+from paypulse.events import Callback, DeadLetter, Event, Payment, parse_batch
 from paypulse.merchants import HeavyHitters, MerchantMinutes
 from paypulse.observation import Observation, add_observations
 from paypulse.settings import Settings
@@ -82,6 +84,7 @@ class Engine:
             w.max_pending_orders,
             overdue_ms=int(w.slow_callback.total_seconds() * 1000),
         )
+        self.ahead = AheadGuard(int(w.max_ahead.total_seconds() * 1000))
         self.ids = EventIdFilter(horizon_ms=2 * lateness_ms + 60_000, max_ids=_MAX_DEDUP_IDS)
         self.heavy = HeavyHitters(capacity=max(10 * w.top_merchants, 1))
         self.top_merchants = w.top_merchants
@@ -105,17 +108,40 @@ class Engine:
     def process(self, lines: list[bytes]) -> EngineOutput:
         """Take one batch of raw lines."""
         events, raws, dead = parse_batch(lines)
+        counted = self._count_events(events, raws, dead, self.ahead.limit(self.windows.max_ts, events))
+        released, letters = self.ahead.settle(self.windows.max_ts, counted)
+        if released:  # parked events the stream confirmed or caught up with
+            self._count_events([e for e, _ in released], [r for _, r in released], dead, math.inf)
+        dead += letters
+        for letter in dead:
+            self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
+        out = EngineOutput()
+        self._collect_sequential(out)
+        out.extend(self._close(self.windows.advance))
+        out.dead_letters = dead
+        out.event_time_ms = self.windows.max_ts
+        return out
+
+    def _count_events(
+        self, events: list[Event], raws: list[bytes], dead: list[DeadLetter], limit: float
+    ) -> int:
+        """Dedup, window, join and step every event; park those later than ``limit``. Returns
+        how many were counted."""
         accepted = self.stats.accepted
         first = self.ids.first
         add = self.windows.add
         paid = self.stuck.paid
         processed = self.stuck.processed
         heavy_add = self.heavy.add
+        park = self.ahead.park
         steppers = self._steppers
         merchant_steppers = self._merchant_steppers
         slow_ms = self.windows.slow_callback_ms
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
+            if event.ts > limit:
+                park(event, raw)
+                continue
             event_id = event.event_id
             if event_id is not None and not first(event_id, event.ts):
                 n_dup += 1
@@ -161,14 +187,7 @@ class Engine:
         accepted["callback"] += n_cb
         accepted["complaint"] += n_complaint
         self.stats.duplicates += n_dup
-        for letter in dead:
-            self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
-        out = EngineOutput()
-        self._collect_sequential(out)
-        out.extend(self._close(self.windows.advance))
-        out.dead_letters = dead
-        out.event_time_ms = self.windows.max_ts
-        return out
+        return n_pay + n_cb + n_complaint
 
     def finish(self) -> EngineOutput:
         """End of input: close every open window and judge it (replays and tests)."""
@@ -177,6 +196,9 @@ class Engine:
         flushed = self.lifecycle.flush()
         self._count_changes(flushed)
         out.alerts += flushed
+        out.dead_letters = self.ahead.drain()
+        for letter in out.dead_letters:
+            self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
         out.event_time_ms = self.windows.max_ts
         return out
 
@@ -317,6 +339,7 @@ class Engine:
             "windows": self.windows.snapshot(),
             "stuck": self.stuck.snapshot(),
             "ids": self.ids.snapshot(),
+            "ahead": self.ahead.snapshot(),
             "heavy": dict(self.heavy.counts),
             "merchant_minutes": self.merchant_minutes.snapshot(),
             "detectors": [
@@ -342,6 +365,7 @@ class Engine:
         self.windows.restore(state["windows"])
         self.stuck.restore(state["stuck"])
         self.ids.restore(state["ids"])
+        self.ahead.restore(state["ahead"])
         self.heavy.counts = dict(state["heavy"])
         self.merchant_minutes.restore(state["merchant_minutes"])
         for channel, merchant_id, snapshots in state["detectors"]:

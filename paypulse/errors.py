@@ -38,6 +38,7 @@ REJECT_REASONS = (
     "bad_amount",
     "bad_timestamp",
     "too_late",
+    "clock_ahead",
     "kafka_error",
 )
 

@@ -55,6 +55,10 @@ class WindowSettings(Section):
     lateness: timedelta = Field(
         timedelta(seconds=30), description="how out of order events may be; later ones are dead-lettered"
     )
+    max_ahead: timedelta = Field(
+        timedelta(minutes=10),
+        description="events further ahead of the stream wait for it to confirm them (a sender's clock)",
+    )
     top_merchants: int = Field(
         200, ge=0, le=10_000, description="merchants tracked one by one; the rest are pooled as 'other'"
     )

@@ -138,8 +138,8 @@ def test_malformed_line_becomes_dead_letter_with_reason(raw: bytes, reason: str)
     assert result.raw == raw[:MAX_KEPT]
 
 
-#: Reasons given after parsing: by the windows (too late) or by the Kafka source (a broker error).
-NOT_THE_PARSERS = {"too_late", "kafka_error"}
+#: Reasons given after parsing: by the engine (too late, a clock ahead) or by the Kafka source.
+NOT_THE_PARSERS = {"too_late", "clock_ahead", "kafka_error"}
 
 
 def test_table_covers_every_reason_the_parser_can_give() -> None:
