@@ -98,10 +98,10 @@ class Engine:
         self.scores: dict[tuple[str, Scope], float] = {}
         self.totals: dict[str, Observation] = {}  # per channel, since start: the Prometheus counters
         self.lock = threading.RLock()  # held by the adapter around process(); readers take it too
-        # channel -> (detectors stepped per payment, per callback): that channel's and all payments'
-        self._steppers: dict[str, _Steppers] = {}
-        # tracked merchant -> its own (per payment, per callback) detectors, while it has a scope
-        self._merchant_steppers: dict[str, _Steppers] = {}
+        # (channel, merchant with a scope or None) -> the per-event detectors its events feed: the
+        # channel's, all payments' and the merchant's; rebuilt lazily whenever scopes come or go
+        self._steppers: dict[tuple[str, str | None], _Steppers] = {}
+        self._scoped_merchants: set[str] = set()
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -135,7 +135,7 @@ class Engine:
         heavy_add = self.heavy.add
         park = self.ahead.park
         steppers = self._steppers
-        merchant_steppers = self._merchant_steppers
+        scoped = self._scoped_merchants
         slow_ms = self.windows.slow_callback_ms
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
@@ -152,9 +152,9 @@ class Engine:
                 )
                 continue
             kind = type(event)
-            step = steppers.get(event.channel) or self._stepper(event.channel)
             merchant = event.merchant_id
-            own = merchant_steppers.get(merchant) if merchant is not None else None
+            key = (event.channel, merchant if merchant in scoped else None)
+            step = steppers.get(key) or self._stepper(key)
             if kind is Payment:
                 n_pay += 1
                 if merchant is not None:
@@ -162,9 +162,6 @@ class Engine:
                 failed = event.status != "succeeded"
                 for detector in step[0]:
                     detector.step(failed, event.ts)
-                if own is not None:
-                    for detector in own[0]:
-                        detector.step(failed, event.ts)
                 if not failed:
                     paid(event.order_id, event.ts, event.channel, merchant, event.amount)
             elif kind is Callback:
@@ -172,9 +169,6 @@ class Engine:
                 failed = event.status != "processed"
                 for detector in step[1]:
                     detector.step(failed, event.ts)
-                if own is not None:
-                    for detector in own[1]:
-                        detector.step(failed, event.ts)
                 if not failed:
                     late = event.ts - event.paid_at > slow_ms
                     for detector in step[2]:
@@ -273,17 +267,17 @@ class Engine:
     def _build(self, scope: Scope) -> list[Detector]:
         """A new scope's detectors, registered with whoever steps them per event."""
         detectors = self.detectors[scope] = build_detectors(scope, self.settings.detectors, self.width_ms)
-        if scope.merchant_id is None:
-            self._steppers.clear()  # a new channel scope: rebuild who steps what
-        else:
-            self._merchant_steppers[scope.merchant_id] = _split_streams(detectors)
+        if scope.merchant_id is not None:
+            self._scoped_merchants.add(scope.merchant_id)
+        self._steppers.clear()  # a new scope: rebuild who steps what
         return detectors
 
-    def _stepper(self, channel: str) -> _Steppers:
-        """The per-event detectors an event of ``channel`` feeds (built once its scopes exist)."""
-        scopes = (Scope(channel), Scope())
+    def _stepper(self, key: tuple[str, str | None]) -> _Steppers:
+        """The per-event detectors an event of (channel, merchant with a scope) feeds."""
+        channel, merchant = key
+        scopes = (Scope(channel), Scope(), *((Scope(None, merchant),) if merchant is not None else ()))
         step = _split_streams([d for scope in scopes for d in self.detectors.get(scope, ())])
-        self._steppers[channel] = step  # cleared whenever a new channel scope appears
+        self._steppers[key] = step
         return step
 
     def _collect_sequential(self, out: EngineOutput) -> None:
@@ -322,7 +316,8 @@ class Engine:
         for scope in [s for s in self.detectors if s.merchant_id is not None]:
             if scope.merchant_id not in tracked:
                 del self.detectors[scope]
-                del self._merchant_steppers[scope.merchant_id]
+                self._scoped_merchants.discard(scope.merchant_id)
+                self._steppers.clear()
         self.history = {
             s: ring for s, ring in self.history.items() if s.merchant_id in tracked or not s.merchant_id
         }
