@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from alerting.model import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity
 from detectors.protocol import Verdict
@@ -145,6 +145,31 @@ class AlertLifecycle:
                 self.announced.add(key)
                 changes.append(announced)
         return changes
+
+    def snapshot(self) -> dict[str, Any]:
+        """The alert state as plain data (part of the engine's snapshot)."""
+        return {
+            "firing": [alert.to_json() for alert in self.firing.values()],
+            "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.announced],
+            "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.absorbed],
+            "channel_resolved_ms": dict(self.channel_resolved_ms),
+            "quiet_since": [
+                {"kind": k, "scope": s.to_json(), "since_ms": since, "value": value}
+                for (k, s), (since, value) in self.quiet_since.items()
+            ],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for row in state["firing"]:
+            alert = Alert.from_json(row)
+            self.firing[(alert.kind, alert.scope)] = alert
+        self.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
+        self.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
+        self.channel_resolved_ms = dict(state["channel_resolved_ms"])
+        self.quiet_since = {
+            (row["kind"], Scope(**row["scope"])): (row["since_ms"], row["value"])
+            for row in state["quiet_since"]
+        }
 
     def flush(self) -> list[Alert]:
         """End of input: alerts whose detectors are quiet resolve now, without waiting out the hold."""

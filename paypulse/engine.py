@@ -341,14 +341,7 @@ class Engine:
                 [scope.channel, scope.merchant_id, [d.snapshot() for d in detectors]]
                 for scope, detectors in self.detectors.items()
             ],
-            "firing": [alert.to_json() for alert in self.lifecycle.firing.values()],
-            "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.announced],
-            "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.lifecycle.absorbed],
-            "channel_resolved_ms": dict(self.lifecycle.channel_resolved_ms),
-            "quiet_since": [
-                {"kind": k, "scope": s.to_json(), "since_ms": since, "value": value}
-                for (k, s), (since, value) in self.lifecycle.quiet_since.items()
-            ],
+            **self.lifecycle.snapshot(),  # its keys sit at the top level of the snapshot
             "stats": asdict(self.stats),
             "totals": {c: asdict(o) | {"scope": None} for c, o in self.totals.items()},
         }
@@ -367,16 +360,7 @@ class Engine:
             detectors = self._build(Scope(channel, merchant_id))
             for detector, snap in zip(detectors, snapshots, strict=True):
                 detector.restore(snap)
-        for row in state["firing"]:
-            alert = Alert.from_json(row)
-            self.lifecycle.firing[(alert.kind, alert.scope)] = alert
-        self.lifecycle.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
-        self.lifecycle.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
-        self.lifecycle.channel_resolved_ms = dict(state["channel_resolved_ms"])
-        self.lifecycle.quiet_since = {
-            (row["kind"], Scope(**row["scope"])): (row["since_ms"], row["value"])
-            for row in state["quiet_since"]
-        }
+        self.lifecycle.restore(state)
         self.stats = EngineStats(**state["stats"])
         self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
 

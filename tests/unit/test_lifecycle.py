@@ -306,3 +306,15 @@ def test_end_of_input_resolves_the_alerts_waiting_out_their_hold() -> None:
     flushed = log.lifecycle.flush()
     assert [(a.scope.label, a.status) for a in flushed] == [("alipay", "resolved")]
     assert log.lifecycle.flush() == []
+
+
+def test_snapshot_restores_firing_quiet_and_absorbed_alerts() -> None:
+    log = Log(resolve_hold_ms=3 * W)
+    log.round((ALIPAY, verdict()), (M1, verdict()))
+    log.round((ALIPAY, verdict(firing=False, value=0.96)), (M1, verdict()))
+    restored = AlertLifecycle(0, 3 * W)
+    restored.restore(log.lifecycle.snapshot())
+    assert restored.snapshot() == log.lifecycle.snapshot()
+    assert restored.quiet_since == log.lifecycle.quiet_since and restored.absorbed == {
+        ("success_rate_drop", M1)
+    }
