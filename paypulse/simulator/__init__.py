@@ -1,6 +1,8 @@
 """Seeded payment traffic with scripted incidents, as JSON Lines, for demos, tests and evaluation.
 
 * :mod:`~paypulse.simulator.scenario`   the TOML scenario (pydantic; a typo is a ConfigError)
+* :mod:`~paypulse.simulator.scripted`   its incidents (labelled) and daily habits (not labelled)
+* :mod:`~paypulse.simulator.fields`     strict tables and durations like "1h30m"
 * :mod:`~paypulse.simulator.traffic`    normal traffic: daily cycle, channels, Zipf merchants
 * :mod:`~paypulse.simulator.incidents`  what each scripted incident does to its scope
 * :mod:`~paypulse.simulator.badlines`   malformed lines for the dead-letter path
