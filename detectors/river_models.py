@@ -12,9 +12,12 @@ on any series, so everything is scale-free and self-calibrating:
   found. Each learns from a Huber-clipped residual, so a spike barely moves it, and keeps an EW mean
   absolute residual as its scale (floored, so a constant series never divides by zero). The point
   statistic is the absolute residual, in scale units, of whichever baseline currently forecasts best
-  (smallest scale). When even that baseline misses by more than ``clip`` scales ``shift_window``
-  times in a row, learning is unclipped until it stops missing: a new regime (a constant series
-  turning noisy, a variance jump) is absorbed within a few points instead of alarming forever.
+  (smallest scale). No scale is taken below the series' resolution, a low quantile (5%) of the
+  nonzero steps between consecutive values: a count that sat at 0 for an hour has not become
+  infinitely precise, so its next 1 is one unit of change, not a million scales. When even that
+  baseline misses by more than ``clip`` scales ``shift_window`` times in a row, learning is
+  unclipped until it stops missing: a new regime (a constant series turning noisy, a variance jump)
+  is absorbed within a few points instead of alarming forever.
 * **Shifts.** The median of the last ``shift_window`` residuals of the long baseline (seasonal or
   slow), normalised by its own EW scale, catches level shifts too small to stand out point by
   point. Once it has stayed above ``reanchor_z`` for ``shift_window`` points the baseline jumps to
@@ -29,6 +32,10 @@ on any series, so everything is scale-free and self-calibrating:
   shifted so that 0 maps to 0, maps the ratio to [0, 1]. So "typical for this series" sits near 0,
   a point ``midpoint`` times the typical extreme scores 0.5, and heavy-tailed series do not alarm
   all day (:mod:`detectors.river_calibration`).
+* **Episodes.** A point whose raw statistic is no higher than one of the last ``episode`` points' is
+  the same episode going on, not new evidence, and keeps ``repeat_weight`` of its score; the onset and any
+  worsening keep their full score, so one threshold flags an episode once
+  (:mod:`detectors.river_episodes`).
 * **Warm-up.** The first ``warmup`` points score 0 and the reference is inflated by
   ``1 + warmup / n`` afterwards, so a new series starts quiet rather than at 1.
 
@@ -57,16 +64,24 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from detectors.river_calibration import BINS, RAW_TOP, ScoreCalibration
+from detectors.river_episodes import EpisodeDamper
 from detectors.river_season import detect_period, season_persists, start_profile
 from paypulse.errors import ConfigError, StateError
 
 __all__ = ["SeriesScorer", "detect_period", "score_series"]
 
-_VERSION = 1
+_VERSION = 2
+_READABLE = (1, 2)  # v1 snapshots predate the resolution floor and episodes; both start empty
 # Raw statistics are capped at the top of the calibration histogram: a series whose scale collapses
 # (long runs of one value between bursts) routinely reaches the cap, and the calibration can only
 # learn that as typical if the cap lies inside the range it measures.
 _RAW_CAP = RAW_TOP
+# The resolution floor is this low quantile of the nonzero steps, tracked at this rate (log space).
+_RESOLUTION_QUANTILE = 0.05
+_RESOLUTION_RATE = 0.05
+# The estimate starts as the smallest of the first steps (the least of 20 draws sits near their 5th
+# percentile) and is trusted from then on.
+_RESOLUTION_START = 20
 
 
 def _clamp(value: float, bound: float) -> float:
@@ -113,6 +128,8 @@ class SeriesScorer:
         ref_floor: float = 3.0,
         midpoint: float = 1.5,
         steepness: float = 6.0,
+        episode: int = 100,
+        repeat_weight: float = 0.5,
         seed: int = 0,
     ) -> None:
         for name, value in (
@@ -133,6 +150,10 @@ class SeriesScorer:
         ):
             if not value > 0:
                 raise ConfigError(f"invalid scorer parameter {name} = {value!r}: must be > 0")
+        if not 0.0 < repeat_weight <= 1.0:
+            raise ConfigError(f"invalid scorer parameter repeat_weight = {repeat_weight!r}: need 0 < it <= 1")
+        if episode < 0:
+            raise ConfigError(f"invalid scorer parameter episode = {episode!r}: must be >= 0 (0: off)")
         if shift_window < 1 or warmup < 1 or calib_half_life < 1:
             raise ConfigError(
                 "invalid scorer parameters: shift_window, warmup and calib_half_life must be >= 1"
@@ -160,7 +181,10 @@ class SeriesScorer:
         self.ref_floor = ref_floor
         self.midpoint = midpoint
         self.steepness = steepness
+        self.episode = episode
+        self.repeat_weight = repeat_weight
         self.seed = seed
+        self._episodes = EpisodeDamper(span=episode, weight=repeat_weight)
         self._calibration = ScoreCalibration(
             quantile=calib_quantile,
             half_life=calib_half_life,
@@ -182,17 +206,26 @@ class SeriesScorer:
         self.shift_scale = 0.0
         self.shift_run = 0
         self.wild_run = 0
+        self.resolution = math.inf  # a low quantile of the nonzero steps between consecutive values
+        self.steps = 0  # nonzero steps seen
         self.values: deque[float] = deque(maxlen=self.history)
         self._calibration.reset()
+        self._episodes.reset()
         self._cache: tuple[int, float, tuple[float, ...]] | None = None
 
     # ------------------------------------------------------------------ scoring
 
     def _floor(self, level: float) -> float:
-        return 1e-9 * (1.0 + abs(level))
+        floor = 1e-9 * (1.0 + abs(level))
+        if self.steps < _RESOLUTION_START or self.resolution <= floor:
+            return floor
+        return self.resolution
 
     def _assess(self, x: float) -> tuple[float, ...]:
-        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point) of ``x``; pure."""
+        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point) of ``x``; pure.
+
+        ``score`` is before episode damping, which :meth:`score_one` applies.
+        """
         cache = self._cache
         if cache is not None and cache[0] == self.n and cache[1] == x:
             return cache[2]
@@ -229,7 +262,8 @@ class SeriesScorer:
         """
         if not _is_number(x):
             return 0.0
-        return self._assess(float(x))[0]
+        score, raw = self._assess(float(x))[:2]
+        return self._episodes.damp(score, raw)
 
     # ------------------------------------------------------------------ learning
 
@@ -246,6 +280,9 @@ class SeriesScorer:
             self.values.append(x)
             self.n = 1
             return
+        step = abs(x - self.values[-1])
+        if step > 0.0:
+            self._learn_resolution(step)
         inv = 1.0 / (n + 1)
         a_slow, a_fast, a_scale = (
             max(self.slow_alpha, inv),
@@ -277,10 +314,27 @@ class SeriesScorer:
             self._reanchor(shift_median)
         if n > self.warmup:
             self._calibration.learn(raw, n)
+        self._episodes.learn(raw)
         self.values.append(x)
         self.n = n + 1
         if self.n % self.season_every == 0 and self.n >= 4 * self.min_period:
             self._update_season()
+
+    def _learn_resolution(self, step: float) -> None:
+        """Track a low quantile of the nonzero steps: the series' unit of change.
+
+        A stochastic quantile estimate in log space: one step below the estimate pulls it down by
+        ``_RESOLUTION_RATE * (1 - q)``, one above pushes it up by ``_RESOLUTION_RATE * q``, so it
+        settles where a share ``q`` of steps fall below it. A low quantile, not the smallest step ever
+        seen: two values that happen to lie close together once must not shrink the unit for good.
+        """
+        self.steps += 1
+        if self.steps <= _RESOLUTION_START:
+            self.resolution = min(self.resolution, step)
+        elif step < self.resolution:
+            self.resolution *= math.exp(-_RESOLUTION_RATE * (1.0 - _RESOLUTION_QUANTILE))
+        else:
+            self.resolution *= math.exp(_RESOLUTION_RATE * _RESOLUTION_QUANTILE)
 
     def _reanchor(self, shift: float) -> None:
         """A confirmed level shift: move the long baselines onto the new level at once."""
@@ -316,7 +370,7 @@ class SeriesScorer:
     # ------------------------------------------------------------------ recovery
 
     def snapshot(self) -> dict[str, Any]:
-        """Learned state as plain JSON-able data, with ``"v": 1``; params are not included."""
+        """Learned state as plain JSON-able data, with ``"v": 2``; params are not included."""
         return {
             "v": _VERSION,
             "n": self.n,
@@ -330,14 +384,16 @@ class SeriesScorer:
             },
             "shift": {"resid": list(self.shift_resid), "scale": self.shift_scale, "run": self.shift_run},
             "wild_run": self.wild_run,
+            "resolution": [self.resolution if self.resolution < math.inf else None, self.steps],
+            "episode": self._episodes.snapshot(),
             "values": list(self.values),
             "calib": self._calibration.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Load a :meth:`snapshot` onto a scorer built with the same params."""
-        if not isinstance(state, dict) or state.get("v") != _VERSION:
-            raise StateError(f"cannot restore series scorer state: expected a dict with v={_VERSION}")
+        """Load a :meth:`snapshot` (this version's or v1) onto a scorer built with the same params."""
+        if not isinstance(state, dict) or state.get("v") not in _READABLE:
+            raise StateError(f"cannot restore series scorer state: expected a dict with v in {_READABLE}")
         try:
             season, shift, calib = state["season"], state["shift"], state["calib"]
             self._reset()
@@ -350,6 +406,14 @@ class SeriesScorer:
             self.shift_resid.extend(float(v) for v in shift["resid"])
             self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
             self.wild_run = int(state["wild_run"])
+            resolution, self.steps = state.get("resolution", [None, 0])
+            self.resolution = math.inf if resolution is None else float(resolution)
+            self.steps = int(self.steps)
+            episode = state.get("episode")
+            if episode is None:
+                self._episodes.reset()
+            else:
+                self._episodes.restore(episode)
             self.values.extend(float(v) for v in state["values"])
             self._calibration.restore(calib)
         except (KeyError, TypeError, ValueError) as err:

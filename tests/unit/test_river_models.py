@@ -155,6 +155,36 @@ def test_routine_bursts_on_a_zero_series_are_learned_as_typical():
     assert max(scores[500:]) < 0.5
 
 
+def test_an_episode_scores_high_once_and_again_only_when_it_worsens():
+    # A burst of six high points, then a far bigger one inside the same episode: one threshold should
+    # flag the onset and the points that add evidence, not every point of the burst and its wake.
+    values = noise(16, 1500)
+    for i in range(1000, 1006):
+        values[i] += 10 * 5.0
+    values[1020] += 30 * 5.0  # saturates like the onset, but three times as far out
+    scores = run(values)
+    undamped = run(values, SeriesScorer(episode=0))
+    flagged = [i for i in range(900, 1100) if scores[i] > 0.6]
+    assert flagged[0] == 1000 and scores[1000] == undamped[1000] > 0.9
+    assert scores[1020] == undamped[1020] > 0.9
+    assert 2 * len(flagged) <= sum(s > 0.6 for s in undamped[900:1100])  # 5 of 10 here
+    assert all(scores[i] == 0.5 * undamped[i] for i in range(1005, 1009))  # the burst's wake
+
+
+def test_a_count_idle_for_a_long_stretch_keeps_its_unit_of_change():
+    # Hourly counts that sit at 0 for long stretches with the odd 1 or 2: a long run of zeros must not
+    # shrink the scale below one count, or every 1 after it reads as a million scales, the reference
+    # of the calibration climbs to the cap and a real burst (50 here) scores nothing.
+    rng = random.Random(17)
+    values = [float(rng.choice([0, 0, 0, 1, 2])) if (i // 400) % 2 else 0.0 for i in range(4000)]
+    values[3900] = 50.0
+    scorer = SeriesScorer()
+    scores = run(values, scorer)
+    assert scorer.resolution == pytest.approx(1.0, rel=0.5)
+    assert scores[3900] > 0.9
+    assert max(scores[500:3900]) < 0.9
+
+
 def test_missing_values_score_zero_and_are_not_learned():
     scorer = SeriesScorer()
     for x in noise(9, 200):
@@ -184,7 +214,7 @@ def test_snapshot_restore_continues_identically():
     first = SeriesScorer()
     head = run(values[:1777], first)
     state = json.loads(json.dumps(first.snapshot()))  # plain JSON data
-    assert state["v"] == 1
+    assert state["v"] == 2
     second = SeriesScorer()
     second.restore(state)
     assert head + run(values[1777:], second) == uninterrupted
@@ -212,7 +242,25 @@ def test_state_is_bounded_by_params_not_series_length():
     assert sizes[0] == sizes[1]
 
 
+def test_a_version_1_snapshot_still_restores():
+    # Written before the resolution floor and episode damping: both start empty, the rest carries on.
+    first = SeriesScorer()
+    run(noise(15, 600), first)
+    state = first.snapshot()
+    for key in ("resolution", "episode"):
+        del state[key]
+    state["v"] = 1
+    second = SeriesScorer()
+    second.restore(state)
+    assert second.n == first.n and second.slow_level == first.slow_level
+    assert second.score_one(100.0) < 0.5 and second.score_one(1e6) > 0.9
+
+
 def test_invalid_params_are_refused_with_the_name():
+    with pytest.raises(ConfigError, match="repeat_weight"):
+        SeriesScorer(repeat_weight=0.0)
+    with pytest.raises(ConfigError, match="episode"):
+        SeriesScorer(episode=-1)
     with pytest.raises(ConfigError, match="slow_alpha"):
         SeriesScorer(slow_alpha=1.5)
     with pytest.raises(ConfigError, match="min_period"):
