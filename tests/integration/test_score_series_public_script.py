@@ -79,6 +79,9 @@ def test_public_run_prints_every_group_and_catches_the_level_shift(tmp_path: Pat
     assert 0.0 <= scorer_auc <= 1.0
     assert rows["ALL"].split("|")[0].split() == ["ALL", "2", "2"]
     assert any(line.startswith("checks scorer: nan_scores=0 out_of_range=0") for line in lines)
+    at = next(i for i, line in enumerate(lines) if line.startswith("NAB score, one threshold over all files"))
+    nab_rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[at + 1 : at + 4]}
+    assert list(nab_rows) == ["scorer", "zscore", "random"] and all(len(v) == 3 for v in nab_rows.values())
 
     figures = json.loads(out_json.read_text())
     shift = next(f for f in figures["files"] if f["name"] == "groupA/shift.csv")
@@ -87,6 +90,11 @@ def test_public_run_prints_every_group_and_catches_the_level_shift(tmp_path: Pat
     assert shift["figures"]["scorer"]["label_delays"] == [scorer_d_lab]
     assert figures["table"]["groupA"]["scorer"]["caught"] == 1.0
     assert set(figures["table"]["ALL"]) == {"files", "windows", "scorer", "zscore", "random"}
+    nab = figures["nab"]
+    assert [round(v, 1) for v in nab["scorer"].values()] == nab_rows["scorer"]
+    # The shift, flagged a few rows into its window, is worth about half of the two windows' 100.
+    assert nab["scorer"]["standard"] > max(48.0, nab["random"]["standard"])
+    assert "scores" not in shift["figures"]["scorer"]
 
 
 def test_missing_label_file_is_refused_with_a_readable_error(tmp_path: Path) -> None:
