@@ -47,7 +47,7 @@ anomalies, random walks, counts), this scorer reaches a mean ROC AUC of 0.93 at 
 point; ``GaussianScorer`` (window 200) reaches 0.75 and ``HalfSpaceTrees`` on min-max scaled
 (value, difference, deviation) features 0.85 at 27 µs, taking the larger of it and this scorer
 0.87. Neither is robust to the anomalies it learns from, neither finds seasonality, and both
-score pure noise near 1 (99th percentile 0.98-0.99, against 0.05 here). River's running
+score pure noise near 1 (99th percentile 0.98-0.99, against 0.03 here). River's running
 statistics are Rust objects whose state cannot be read back as plain data, so the few needed here
 are written out, which keeps snapshots plain JSON (no pickles) and each point at a few µs.
 
