@@ -12,9 +12,9 @@ on any series, so everything is scale-free and self-calibrating:
   found. Each learns from a Huber-clipped residual, so a spike barely moves it, and keeps an EW mean
   absolute residual as its scale (floored, so a constant series never divides by zero). The point
   statistic is the absolute residual, in scale units, of whichever baseline currently forecasts best
-  (smallest scale). No scale is taken below the series' resolution, a low quantile (5%) of the
-  nonzero steps between consecutive values: a count that sat at 0 for an hour has not become
-  infinitely precise, so its next 1 is one unit of change, not a million scales. When even that
+  (smallest scale). No scale is taken below the series' unit of change, a low quantile of its
+  nonzero steps, so a count idle at 0 for an hour does not read its next 1 as a million scales
+  (:mod:`detectors.river_resolution`). When even that
   baseline misses by more than ``clip`` scales ``shift_window`` times in a row, learning is
   unclipped until it stops missing: a new regime (a constant series turning noisy, a variance jump)
   is absorbed within a few points instead of alarming forever.
@@ -65,6 +65,7 @@ from typing import Any
 
 from detectors.river_calibration import BINS, RAW_TOP, ScoreCalibration
 from detectors.river_episodes import EpisodeDamper
+from detectors.river_resolution import Resolution
 from detectors.river_season import detect_period, season_persists, start_profile
 from paypulse.errors import ConfigError, StateError
 
@@ -76,12 +77,6 @@ _READABLE = (1, 2)  # v1 snapshots predate the resolution floor and episodes; bo
 # (long runs of one value between bursts) routinely reaches the cap, and the calibration can only
 # learn that as typical if the cap lies inside the range it measures.
 _RAW_CAP = RAW_TOP
-# The resolution floor is this low quantile of the nonzero steps, tracked at this rate (log space).
-_RESOLUTION_QUANTILE = 0.05
-_RESOLUTION_RATE = 0.05
-# The estimate starts as the smallest of the first steps (the least of 20 draws sits near their 5th
-# percentile) and is trusted from then on.
-_RESOLUTION_START = 20
 
 
 def _clamp(value: float, bound: float) -> float:
@@ -185,6 +180,7 @@ class SeriesScorer:
         self.repeat_weight = repeat_weight
         self.seed = seed
         self._episodes = EpisodeDamper(span=episode, weight=repeat_weight)
+        self.resolution = Resolution()  # the series' unit of change: no scale goes below it
         self._calibration = ScoreCalibration(
             quantile=calib_quantile,
             half_life=calib_half_life,
@@ -206,8 +202,7 @@ class SeriesScorer:
         self.shift_scale = 0.0
         self.shift_run = 0
         self.wild_run = 0
-        self.resolution = math.inf  # a low quantile of the nonzero steps between consecutive values
-        self.steps = 0  # nonzero steps seen
+        self.resolution.reset()
         self.values: deque[float] = deque(maxlen=self.history)
         self._calibration.reset()
         self._episodes.reset()
@@ -216,10 +211,7 @@ class SeriesScorer:
     # ------------------------------------------------------------------ scoring
 
     def _floor(self, level: float) -> float:
-        floor = 1e-9 * (1.0 + abs(level))
-        if self.steps < _RESOLUTION_START or self.resolution <= floor:
-            return floor
-        return self.resolution
+        return self.resolution.floor(1e-9 * (1.0 + abs(level)))
 
     def _assess(self, x: float) -> tuple[float, ...]:
         """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point) of ``x``; pure.
@@ -280,9 +272,7 @@ class SeriesScorer:
             self.values.append(x)
             self.n = 1
             return
-        step = abs(x - self.values[-1])
-        if step > 0.0:
-            self._learn_resolution(step)
+        self.resolution.learn(abs(x - self.values[-1]))
         inv = 1.0 / (n + 1)
         a_slow, a_fast, a_scale = (
             max(self.slow_alpha, inv),
@@ -319,22 +309,6 @@ class SeriesScorer:
         self.n = n + 1
         if self.n % self.season_every == 0 and self.n >= 4 * self.min_period:
             self._update_season()
-
-    def _learn_resolution(self, step: float) -> None:
-        """Track a low quantile of the nonzero steps: the series' unit of change.
-
-        A stochastic quantile estimate in log space: one step below the estimate pulls it down by
-        ``_RESOLUTION_RATE * (1 - q)``, one above pushes it up by ``_RESOLUTION_RATE * q``, so it
-        settles where a share ``q`` of steps fall below it. A low quantile, not the smallest step ever
-        seen: two values that happen to lie close together once must not shrink the unit for good.
-        """
-        self.steps += 1
-        if self.steps <= _RESOLUTION_START:
-            self.resolution = min(self.resolution, step)
-        elif step < self.resolution:
-            self.resolution *= math.exp(-_RESOLUTION_RATE * (1.0 - _RESOLUTION_QUANTILE))
-        else:
-            self.resolution *= math.exp(_RESOLUTION_RATE * _RESOLUTION_QUANTILE)
 
     def _reanchor(self, shift: float) -> None:
         """A confirmed level shift: move the long baselines onto the new level at once."""
@@ -384,7 +358,7 @@ class SeriesScorer:
             },
             "shift": {"resid": list(self.shift_resid), "scale": self.shift_scale, "run": self.shift_run},
             "wild_run": self.wild_run,
-            "resolution": [self.resolution if self.resolution < math.inf else None, self.steps],
+            "resolution": self.resolution.snapshot(),
             "episode": self._episodes.snapshot(),
             "values": list(self.values),
             "calib": self._calibration.snapshot(),
@@ -406,9 +380,7 @@ class SeriesScorer:
             self.shift_resid.extend(float(v) for v in shift["resid"])
             self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
             self.wild_run = int(state["wild_run"])
-            resolution, self.steps = state.get("resolution", [None, 0])
-            self.resolution = math.inf if resolution is None else float(resolution)
-            self.steps = int(self.steps)
+            self.resolution.restore(state.get("resolution", [None, 0]))
             episode = state.get("episode")
             if episode is None:
                 self._episodes.reset()

@@ -180,7 +180,7 @@ def test_a_count_idle_for_a_long_stretch_keeps_its_unit_of_change():
     values[3900] = 50.0
     scorer = SeriesScorer()
     scores = run(values, scorer)
-    assert scorer.resolution == pytest.approx(1.0, rel=0.5)
+    assert scorer.resolution.value == pytest.approx(1.0, rel=0.5)
     assert scores[3900] > 0.9
     assert max(scores[500:3900]) < 0.9
 
