@@ -3,10 +3,8 @@
 ``benchmarks/score_series.py`` measures :class:`detectors.river_models.SeriesScorer` on seeded
 synthetic series whose anomalies we planted ourselves, so it cannot tell whether the scorer only
 works on the kinds of series we thought of. This script runs the same scorer, with its default
-params, over a directory laid out like the Numenta Anomaly Benchmark (NAB, MIT licence,
-https://github.com/numenta/NAB): ``data/<group>/<file>.csv`` with ``timestamp,value`` columns and
-``labels/combined_windows.json`` mapping ``"<group>/<file>.csv"`` to ``[[start, end], ...]``
-timestamp pairs (both ends included). Files in ``data/`` missing from the label file are skipped.
+params, over a public labelled benchmark as published: the Numenta Anomaly Benchmark (NAB) or Yahoo
+S5, whichever layout ``--data`` has (:mod:`benchmarks.public_series`).
 
 Each series is scored in one online pass, exactly as ``paypulse score-series`` scores it (rows in
 file order, a value that is empty or not a finite number scores 0 and is not learned; timestamps are
@@ -55,7 +53,6 @@ The whole NAB corpus (58 files, ~366,000 points) takes a few seconds on 2 cores.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import multiprocessing
@@ -66,7 +63,6 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +72,11 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.nab_scoring import PROFILES, nab_score, sweep_weights
+from benchmarks.public_series import LabelledSeries, SeriesFile, find_series
 from benchmarks.score_series import auc
 from detectors.river_models import SeriesScorer, score_series
-from detectors.series import parse_value
 
-__all__ = ["SCORERS", "FileResult", "load_labels", "main", "run_file", "summarise"]
+__all__ = ["SCORERS", "FileResult", "main", "run_file", "summarise"]
 
 ZSCORE_WINDOW = 100
 QUANTILE = 0.99
@@ -159,75 +155,19 @@ class FileResult:
         return self.name.split("/", 1)[0]
 
 
-def _parse_time(text: str, where: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise SystemExit(f"{where}: cannot read timestamp {text!r}") from None
-
-
-def load_labels(
-    data_dir: Path,
-) -> tuple[dict[str, list[tuple[datetime, datetime]]], dict[str, list[datetime]]]:
-    """(windows, points) per ``"<group>/<file>.csv"`` from ``labels/``; points may be empty."""
-    labels = data_dir / "labels"
-    windows_path = labels / "combined_windows.json"
-    if not windows_path.is_file():
-        raise SystemExit(f"{windows_path} not found: --data must point at a NAB-shaped directory")
-    raw = json.loads(windows_path.read_text())
-    windows = {
-        name: [(_parse_time(a, str(windows_path)), _parse_time(b, str(windows_path))) for a, b in pairs]
-        for name, pairs in raw.items()
-    }
-    points_path = labels / "combined_labels.json"
-    points: dict[str, list[datetime]] = {}
-    if points_path.is_file():
-        points = {
-            name: [_parse_time(t, str(points_path)) for t in stamps]
-            for name, stamps in json.loads(points_path.read_text()).items()
-        }
-    return windows, points
-
-
-def _read_series(path: Path) -> tuple[list[datetime], list[float | None]]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [name.strip().lower() for name in next(reader, [])]
-        if "timestamp" not in header or "value" not in header:
-            raise SystemExit(f"{path}: expected a header with timestamp and value columns, got {header}")
-        it, iv = header.index("timestamp"), header.index("value")
-        stamps, values = [], []
-        for row in reader:
-            if not row:
-                continue
-            stamps.append(_parse_time(row[it], str(path)))
-            values.append(parse_value(row[iv] if iv < len(row) else None))
-    return stamps, values
-
-
 def _first_crossing(scores: np.ndarray, start: int, end: int, threshold: float) -> int | None:
     above = np.flatnonzero(scores[start:end] > threshold)
     return int(start + above[0]) if len(above) else None
 
 
-def run_file(
-    path: Path, name: str, windows: list[tuple[datetime, datetime]], points: list[datetime]
-) -> FileResult:
+def run_file(series: LabelledSeries) -> FileResult:
     """Score one series with every scorer and measure each against its labelled windows."""
-    stamps, values = _read_series(path)
-    t = np.array(stamps, dtype="datetime64[us]")
+    name, values = series.name, series.values
     inside = np.zeros(len(values), dtype=bool)
-    spans: list[tuple[int, int, int | None]] = []  # [start, end) rows and the labelled row in it
-    for begin, finish in windows:
-        rows = np.flatnonzero((t >= np.datetime64(begin)) & (t <= np.datetime64(finish)))
-        if not len(rows):
-            continue  # a window outside the file's time range
-        start, end = int(rows[0]), int(rows[-1]) + 1
+    for start, end in series.spans:
         inside[start:end] = True
-        label = next((p for p in points if begin <= p <= finish), None)
-        label_row = int(np.searchsorted(t, np.datetime64(label))) if label is not None else None
-        spans.append((start, end, label_row))
-    result = FileResult(name, len(values), len(spans), [(start, end) for start, end, _ in spans])
+    spans = [(start, end, label) for (start, end), label in zip(series.spans, series.label_rows, strict=True)]
+    result = FileResult(name, len(values), len(spans), list(series.spans))
     for scorer_name, scorer in SCORERS.items():
         began = time.perf_counter()
         scores = np.fromiter(scorer(values, name), dtype=float, count=len(values))
@@ -261,9 +201,8 @@ def run_file(
     return result
 
 
-def _run(job: tuple[str, str, list[tuple[datetime, datetime]], list[datetime]]) -> FileResult:
-    path, name, windows, points = job
-    return run_file(Path(path), name, windows, points)
+def _run(source: SeriesFile) -> FileResult:
+    return run_file(source.read())
 
 
 def summarise(results: list[FileResult], scorer: str) -> dict[str, float]:
@@ -353,21 +292,13 @@ def report(results: list[FileResult]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="NAB-shaped directory (data/ and labels/)")
+    parser.add_argument("--data", type=Path, required=True, help="a NAB or Yahoo S5 directory, as published")
     parser.add_argument("--workers", type=int, default=2, help="processes scoring files in parallel")
     parser.add_argument("--json", type=Path, help="also write the figures and per-file results here")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be >= 1")
-    windows, points = load_labels(args.data)
-    jobs = []
-    for name in sorted(windows):
-        path = args.data / "data" / name
-        if not path.is_file():
-            raise SystemExit(f"{path} is labelled in combined_windows.json but missing")
-        jobs.append((str(path), name, windows[name], points.get(name, [])))
-    if not jobs:
-        raise SystemExit(f"no labelled series under {args.data / 'data'}")
+    jobs = find_series(args.data)
     began = time.perf_counter()
     with ProcessPoolExecutor(
         max_workers=args.workers, mp_context=multiprocessing.get_context("spawn")

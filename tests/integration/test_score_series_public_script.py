@@ -101,5 +101,37 @@ def test_missing_label_file_is_refused_with_a_readable_error(tmp_path: Path) -> 
     (tmp_path / "data").mkdir()
     done = _run("--data", str(tmp_path))
     assert done.returncode == 1
-    assert "combined_windows.json not found" in done.stderr
+    assert "combined_windows.json" in done.stderr and "A1Benchmark" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _yahoo_dir(root: Path) -> Path:
+    """Yahoo S5's published layout: A1 with is_anomaly, A3 with anomaly and extra columns, an aggregate."""
+    rng = random.Random(6)
+    a1 = [(i + 1, 50.0 + rng.gauss(0, 1) + (25.0 if i == 600 else 0.0), int(i == 600)) for i in range(N)]
+    (root / "A1Benchmark").mkdir(parents=True)
+    (root / "A1Benchmark" / "real_1.csv").write_text(
+        "timestamp,value,is_anomaly\n" + "".join(f"{t},{v:.4f},{a}\n" for t, v, a in a1)
+    )
+    a3 = [(1416722400 + 3600 * i, rng.gauss(0, 1) + (9.0 if i in (300, 301) else 0.0)) for i in range(N)]
+    (root / "A3Benchmark").mkdir()
+    (root / "A3Benchmark" / "A3Benchmark-TS1.csv").write_text(
+        "timestamps,value,anomaly,changepoint,trend,noise,seasonality1\n"
+        + "".join(f"{t},{v:.4f},{int(i in (300, 301))},0,0,{v:.4f},0\n" for i, (t, v) in enumerate(a3))
+    )
+    (root / "A3Benchmark" / "A3Benchmark_all.csv").write_text("timestamps,value,anomaly\n1,2,0\n")
+    return root
+
+
+def test_yahoo_s5_layout_is_read_as_published(tmp_path: Path) -> None:
+    out_json = tmp_path / "figures.json"
+    done = _run("--data", str(_yahoo_dir(tmp_path / "s5")), "--workers", "1", "--json", str(out_json))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out_json.read_text())
+    files = {f["name"]: f for f in figures["files"]}
+    assert sorted(files) == ["yahooA1/real_1.csv", "yahooA3/A3Benchmark-TS1.csv"]  # no aggregate
+    assert files["yahooA1/real_1.csv"]["spans"] == [[600, 601]]
+    assert files["yahooA3/A3Benchmark-TS1.csv"]["spans"] == [[300, 302]]  # one run, one window
+    for f in files.values():
+        assert f["figures"]["scorer"]["caught"] == [True]
+        assert f["figures"]["scorer"]["label_delays"] == [0]  # flagged at the labelled row
