@@ -12,9 +12,10 @@ on any series, so everything is scale-free and self-calibrating:
   found. Each learns from a Huber-clipped residual, so a spike barely moves it, and keeps an EW mean
   absolute residual as its scale (floored, so a constant series never divides by zero). The point
   statistic is the absolute residual, in scale units, of whichever baseline currently forecasts best
-  (smallest scale). No scale is taken below the series' unit of change, a low quantile of its
-  nonzero steps, so a count idle at 0 for an hour does not read its next 1 as a million scales
-  (:mod:`detectors.river_resolution`). When even that
+  (smallest scale). No scale is taken below the series' unit of change (a low quantile of its
+  nonzero steps) or half its usual miss over ``history`` points, so neither a count idle at 0 for an
+  hour nor a disk that writes in bursts reads its next routine change as a million scales
+  (:mod:`detectors.river_floor`). When even that
   baseline misses by more than ``clip`` scales ``shift_window`` times in a row, learning is
   unclipped until it stops missing: a new regime (a constant series turning noisy, a variance jump)
   is absorbed within a few points instead of alarming forever.
@@ -65,7 +66,7 @@ from typing import Any
 
 from detectors.river_calibration import BINS, RAW_TOP, ScoreCalibration
 from detectors.river_episodes import EpisodeDamper
-from detectors.river_resolution import Resolution
+from detectors.river_floor import ScaleFloor
 from detectors.river_season import detect_period, season_persists, start_profile
 from paypulse.errors import ConfigError, StateError
 
@@ -180,7 +181,8 @@ class SeriesScorer:
         self.repeat_weight = repeat_weight
         self.seed = seed
         self._episodes = EpisodeDamper(span=episode, weight=repeat_weight)
-        self.resolution = Resolution()  # the series' unit of change: no scale goes below it
+        # No scale goes below the series' unit of change or half its usual miss over ``history`` points.
+        self.scale_floor = ScaleFloor(alpha=1.0 / history)
         self._calibration = ScoreCalibration(
             quantile=calib_quantile,
             half_life=calib_half_life,
@@ -202,7 +204,7 @@ class SeriesScorer:
         self.shift_scale = 0.0
         self.shift_run = 0
         self.wild_run = 0
-        self.resolution.reset()
+        self.scale_floor.reset()
         self.values: deque[float] = deque(maxlen=self.history)
         self._calibration.reset()
         self._episodes.reset()
@@ -211,10 +213,10 @@ class SeriesScorer:
     # ------------------------------------------------------------------ scoring
 
     def _floor(self, level: float) -> float:
-        return self.resolution.floor(1e-9 * (1.0 + abs(level)))
+        return self.scale_floor.floor(1e-9 * (1.0 + abs(level)))
 
     def _assess(self, x: float) -> tuple[float, ...]:
-        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point) of ``x``; pure.
+        """(score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point, best_r); pure.
 
         ``score`` is before episode damping, which :meth:`score_one` applies.
         """
@@ -243,7 +245,7 @@ class SeriesScorer:
         z_shift = abs(shift_median) / max(self.shift_scale, floor)
         raw = min(max(z_point, z_shift), _RAW_CAP)
         score = self._calibration.score(raw, self.n)
-        result = (score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point)
+        result = (score, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point, best_r)
         self._cache = (self.n, x, result)
         return result
 
@@ -264,7 +266,7 @@ class SeriesScorer:
         if not _is_number(x):
             return
         x = float(x)
-        _, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point = self._assess(x)
+        _, raw, r_slow, r_fast, r_season, r_base, shift_median, z_shift, z_point, best_r = self._assess(x)
         n = self.n
         self._cache = None
         if n == 0:
@@ -272,7 +274,7 @@ class SeriesScorer:
             self.values.append(x)
             self.n = 1
             return
-        self.resolution.learn(abs(x - self.values[-1]))
+        self.scale_floor.learn(step=abs(x - self.values[-1]), miss=abs(best_r))
         inv = 1.0 / (n + 1)
         a_slow, a_fast, a_scale = (
             max(self.slow_alpha, inv),
@@ -358,7 +360,7 @@ class SeriesScorer:
             },
             "shift": {"resid": list(self.shift_resid), "scale": self.shift_scale, "run": self.shift_run},
             "wild_run": self.wild_run,
-            "resolution": self.resolution.snapshot(),
+            "floor": self.scale_floor.snapshot(),
             "episode": self._episodes.snapshot(),
             "values": list(self.values),
             "calib": self._calibration.snapshot(),
@@ -380,7 +382,7 @@ class SeriesScorer:
             self.shift_resid.extend(float(v) for v in shift["resid"])
             self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
             self.wild_run = int(state["wild_run"])
-            self.resolution.restore(state.get("resolution", [None, 0]))
+            self.scale_floor.restore(state.get("floor", [None, 0, 0.0, 0]))
             episode = state.get("episode")
             if episode is None:
                 self._episodes.reset()

@@ -180,9 +180,25 @@ def test_a_count_idle_for_a_long_stretch_keeps_its_unit_of_change():
     values[3900] = 50.0
     scorer = SeriesScorer()
     scores = run(values, scorer)
-    assert scorer.resolution.value == pytest.approx(1.0, rel=0.5)
+    assert scorer.scale_floor.unit == pytest.approx(1.0, rel=0.5)
     assert scores[3900] > 0.9
     assert max(scores[500:3900]) < 0.9
+
+
+def test_a_series_writing_in_bursts_is_judged_against_its_usual_bursts():
+    # A disk writing a few kB most minutes and 10-50 MB now and then: between bursts the recent scale
+    # is a few kB, so every routine burst is thousands of scales out. Judged against that, the
+    # calibration learned the cap as typical and a burst 16 times the usual size scored 0.04; against
+    # half the usual miss it stands out and the routine bursts stay quiet.
+    rng = random.Random(19)
+    values = []
+    for _ in range(3000):
+        u = rng.random()
+        values.append(rng.uniform(1e7, 5e7) if u < 0.04 else rng.choice([4096.0, 8192.0]) if u < 0.3 else 0.0)
+    values[2900] = 8e8
+    scores = run(values)
+    assert scores[2900] > 0.9
+    assert p99(scores[500:2900]) < 0.1 and sum(s > 0.5 for s in scores[500:2900]) <= 2
 
 
 def test_missing_values_score_zero_and_are_not_learned():
@@ -247,7 +263,7 @@ def test_a_version_1_snapshot_still_restores():
     first = SeriesScorer()
     run(noise(15, 600), first)
     state = first.snapshot()
-    for key in ("resolution", "episode"):
+    for key in ("floor", "episode"):
         del state[key]
     state["v"] = 1
     second = SeriesScorer()
