@@ -267,9 +267,10 @@ class Engine:
     def _build(self, scope: Scope) -> list[Detector]:
         """A new scope's detectors, registered with whoever steps them per event."""
         detectors = self.detectors[scope] = build_detectors(scope, self.settings.detectors, self.width_ms)
-        if scope.merchant_id is not None:
+        if scope.merchant_id is None:
+            self._steppers.clear()  # a channel's or all payments': every event may feed it
+        else:  # only this merchant's events feed it, and they had no (channel, merchant) stepper yet
             self._scoped_merchants.add(scope.merchant_id)
-        self._steppers.clear()  # a new scope: rebuild who steps what
         return detectors
 
     def _stepper(self, key: tuple[str, str | None]) -> _Steppers:
@@ -279,6 +280,12 @@ class Engine:
         step = _split_streams([d for scope in scopes for d in self.detectors.get(scope, ())])
         self._steppers[key] = step
         return step
+
+    def _forget_steppers(self, merchant: str) -> None:
+        """Drop the steppers of a merchant that lost its scope; the other keys stay valid, so a
+        minute's churn in the top merchants does not rebuild every (channel, merchant) stepper."""
+        for key in [k for k in self._steppers if k[1] == merchant]:
+            del self._steppers[key]
 
     def _collect_sequential(self, out: EngineOutput) -> None:
         """Alert changes that per-event detectors made during the batch, at the event that caused them."""
@@ -317,7 +324,7 @@ class Engine:
             if scope.merchant_id not in tracked:
                 del self.detectors[scope]
                 self._scoped_merchants.discard(scope.merchant_id)
-                self._steppers.clear()
+                self._forget_steppers(scope.merchant_id)
         self.history = {
             s: ring for s, ring in self.history.items() if s.merchant_id in tracked or not s.merchant_id
         }
