@@ -93,6 +93,10 @@ class AmountDetector:
             return trailing
         return sum(r[0] * r[3] for r in rows) / n + offset / weight  # type: ignore[operator]
 
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        bad, _observed, _expected, z = self._judge(obs)
+        return min(z / (2 * self.z_limit), 1.0), self.hysteresis.peek(bad)
+
     def score(self, obs: Observation) -> Verdict:
         bad, observed, expected, z = self._judge(obs)
         firing = self.hysteresis.peek(bad)

@@ -42,6 +42,12 @@ class AnyOf:
             verdict = verdict._replace(value=shown.value, baseline=shown.baseline)
         return verdict
 
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        """The score ``score`` would report: the highest firing part's, else the highest overall."""
+        judged = [part.assess(obs) for part in self.parts.values()]
+        firing = [score for score, part_firing in judged if part_firing]
+        return max(firing or [score for score, _ in judged]), bool(firing)
+
     @property
     def changed_at_ms(self) -> int | None:
         """When a per-event part flipped firing since the engine last looked (see SequentialRateDetector)."""

@@ -176,6 +176,10 @@ class CountDetector:
         material, p = self._test(observed, expected, "down" if self.direction == "up" else "up")
         return material and p < self.significance
 
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        judgement = self._judge(obs)
+        return judgement.score, self.hysteresis.peek(judgement.bad)
+
     def score(self, obs: Observation) -> Verdict:
         bad, observed, expected, score, windows = self._judge(obs)
         firing = self.hysteresis.peek(bad)

@@ -42,6 +42,11 @@ class LatencyDetector:
             return None
         return p95s[len(p95s) // 2] > self.limit_s
 
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        bad = self._bad(obs)
+        firing = self.hysteresis.firing if bad is None else self.hysteresis.peek(bad)
+        return min((obs.latency_p95 or 0.0) / (2 * self.limit_s), 1.0), firing
+
     def score(self, obs: Observation) -> Verdict:
         bad = self._bad(obs)
         firing = self.hysteresis.firing if bad is None else self.hysteresis.peek(bad)

@@ -4,6 +4,10 @@ A detector watches one scope (channel, merchant or all) and is fed one closed wi
 (:class:`~paypulse.observation.Observation`) at a time, in event time. ``score`` is pure, so a
 window is judged against a baseline that has not yet seen it; ``update`` learns, and keeps the
 baseline frozen while firing so an ongoing incident never becomes the new normal.
+
+``assess`` is ``score`` without the words: the engine judges about a hundred detectors every
+window and exports each score, but needs a whole :class:`Verdict` (value, baseline, reason) only
+when an alert starts, continues or ends, which is a handful of windows a day.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ class Detector(Protocol):
 
     def score(self, obs: Observation) -> Verdict:
         """Judge ``obs`` against what was learned so far; must not change state."""
+        ...
+
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        """``(score, firing)`` of ``score(obs)``, without building the rest; must not change state."""
         ...
 
     def update(self, obs: Observation) -> None:

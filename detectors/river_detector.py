@@ -49,6 +49,9 @@ class RiverScoreDetector:
         tail = max(1.0 - self.model.score_one(None, x), 1e-12)
         return min(-math.log10(tail) / 6.0, 1.0)
 
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        return self._score(self.value(obs)), False
+
     def score(self, obs: Observation) -> Verdict:
         x = self.value(obs)
         mean = self.model.gaussian.obj.mu if len(self.model.gaussian.window) else 0.0

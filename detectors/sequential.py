@@ -219,16 +219,24 @@ class SequentialRateDetector:
         else:
             self.usual_q0 = min(max(upcoming * observed / expected, _MIN_RATE), _MAX_RATE)
 
+    def _shown(self) -> tuple[_Cusum, float]:
+        """The test a verdict reports (the one that fired, else the higher), and the threshold."""
+        test = self.fired or (self.small if self.small.s >= self.large.s else self.large)
+        return test, self.h if math.isfinite(self.h) else 0.0
+
+    def assess(self, obs: Observation) -> tuple[float, bool]:
+        test, h = self._shown()
+        return (min(test.s / h, 1.0) if h else 0.0), self.firing
+
     def score(self, obs: Observation) -> Verdict:
         q0 = self.q0
-        test = self.fired or max((self.small, self.large), key=lambda t: t.s)
+        test, h = self._shown()
         if test.run_total:
             rate = test.run_bad / test.run_total
         else:
             total, bad = self.outcomes(obs)
             rate = bad / total if total else q0
         value, baseline = (1 - rate, 1 - q0) if self.invert_value else (rate, q0)
-        h = self.h if math.isfinite(self.h) else 0.0
         return Verdict(
             kind=self.kind,
             score=min(test.s / h, 1.0) if h else 0.0,

@@ -235,22 +235,30 @@ class Engine:
         ring.append(obs)
 
     def _judge(self, observations: list[Observation], out: EngineOutput) -> None:
-        """Run each scope's detectors on its observation, then let the lifecycle decide."""
+        """Run each scope's detectors on its observation, then let the lifecycle decide.
+
+        Every score is exported, but the lifecycle acts only on a verdict that fires or that
+        concerns an alert it holds (a quiet verdict on a quiet key changes nothing), so only those
+        get a whole verdict, with its value, baseline and words. Each scope comes once per call
+        and has one detector per kind, so the keys held cannot change between here and there.
+        """
         verdicts = []
+        held = self.lifecycle.firing
+        scores = self.scores
         for obs in observations:
-            detectors = self.detectors.get(obs.scope)
+            scope = obs.scope
+            detectors = self.detectors.get(scope)
             if detectors is None:
-                detectors = self._build(obs.scope)
+                detectors = self._build(scope)
             for detector in detectors:
-                verdict = detector.score(obs)
+                score, firing = detector.assess(obs)
+                key = (detector.kind, scope)
+                scores[key] = score
+                if firing or key in held:
+                    verdict = detector.score(obs)
+                    detail = self._stuck_detail(scope) if firing and detector.kind == "stuck_payments" else ""
+                    verdicts.append((verdict, obs, detail))
                 detector.update(obs)
-                self.scores[(verdict.kind, obs.scope)] = verdict.score
-                detail = (
-                    self._stuck_detail(obs.scope)
-                    if verdict.firing and verdict.kind == "stuck_payments"
-                    else ""
-                )
-                verdicts.append((verdict, obs, detail))
         now_ms = max(self.windows.max_ts, observations[-1].end_ms) if observations else self.windows.max_ts
         self._announce(verdicts, now_ms, out)
 

@@ -134,6 +134,27 @@ def score_is_pure(case: Case) -> None:
         twin.update(obs)
 
 
+def assess_agrees_with_score(case: Case) -> None:
+    """``assess`` is ``score``'s score and firing, exactly (the engine exports the one and alerts
+    on the other), through warm-up, the shift and firing; and it changes nothing either."""
+    stream = shift_stream(case)
+    detector = case.make()
+    parts = list(getattr(detector, "parts", {}).values()) or [detector]
+    stepped = [part for part in parts if hasattr(part, "step")]
+    firing = 0
+    for obs in stream:
+        for part in stepped:
+            for bad, ts in outcomes_of(part, obs):
+                part.step(bad, ts)
+        before = json.dumps(detector.snapshot(), sort_keys=True)
+        verdict = detector.score(obs)
+        assert detector.assess(obs) == (verdict.score, verdict.firing), (obs, verdict)
+        assert json.dumps(detector.snapshot(), sort_keys=True) == before
+        firing += verdict.firing
+        detector.update(obs)
+    assert firing or case.kind not in KINDS, "the shift never fired, so firing verdicts went unchecked"
+
+
 def snapshot_roundtrip_continues_identically(case: Case) -> None:
     """A JSON round trip of the snapshot onto a fresh instance, at any point (warming up,
     learning, firing), gives the same verdicts on the rest of the stream."""
@@ -262,6 +283,7 @@ def respects_min_volume(case: Case) -> None:
 
 CHECKS: list[Callable[[Case], None]] = [
     score_is_pure,
+    assess_agrees_with_score,
     snapshot_roundtrip_continues_identically,
     state_is_bounded,
     score_in_unit_interval,
