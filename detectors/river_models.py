@@ -41,6 +41,8 @@ on any series, so everything is scale-free and self-calibrating:
   ``1 + warmup / n`` afterwards, so a new series starts quiet rather than at 1.
 
 Missing values (``None``, NaN, infinities) score 0 and are not learned: a gap is not evidence.
+Values beyond +-1e150 count as missing too: the difference of two of them can overflow to infinity
+and poison every baseline, and no measured quantity gets there.
 
 Why not River's own detectors: on the seeded, labelled synthetic series of
 ``benchmarks/score_series.py`` (spikes, level and variance shifts, trend changes, seasonal
@@ -78,6 +80,7 @@ _READABLE = (1, 2)  # v1 snapshots predate the resolution floor and episodes; bo
 # (long runs of one value between bursts) routinely reaches the cap, and the calibration can only
 # learn that as typical if the cap lies inside the range it measures.
 _RAW_CAP = RAW_TOP
+_MAX_ABS = 1e150  # larger values count as missing: their differences can overflow
 
 
 def _clamp(value: float, bound: float) -> float:
@@ -85,7 +88,7 @@ def _clamp(value: float, bound: float) -> float:
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    return isinstance(x, int | float) and not isinstance(x, bool) and -_MAX_ABS <= x <= _MAX_ABS
 
 
 class SeriesScorer:

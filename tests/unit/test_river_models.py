@@ -201,6 +201,12 @@ def test_a_series_writing_in_bursts_is_judged_against_its_usual_bursts():
     assert p99(scores[500:2900]) < 0.1 and sum(s > 0.5 for s in scores[500:2900]) <= 2
 
 
+def test_values_too_large_to_subtract_are_treated_as_missing():
+    # 1e308 - (-1e308) overflows to infinity; learned, it turned every later score into NaN.
+    scores = run([1e308, -1e308] * 20 + noise(20, 200))
+    assert all(0.0 <= s <= 1.0 for s in scores) and scores[:40] == [0.0] * 40
+
+
 def test_missing_values_score_zero_and_are_not_learned():
     scorer = SeriesScorer()
     for x in noise(9, 200):
