@@ -152,6 +152,7 @@ class Engine:
                 )
                 continue
             kind = type(event)
+            ts = event.ts
             merchant = event.merchant_id
             key = (event.channel, merchant if merchant in scoped else None)
             step = steppers.get(key) or self._stepper(key)
@@ -161,19 +162,22 @@ class Engine:
                     heavy_add(merchant)
                 failed = event.status != "succeeded"
                 for detector in step[0]:
-                    detector.step(failed, event.ts)
+                    if failed or not detector.resting:  # a resting one ignores a good outcome
+                        detector.step(failed, ts)
                 if not failed:
-                    paid(event.order_id, event.ts, event.channel, merchant, event.amount)
+                    paid(event.order_id, ts, event.channel, merchant, event.amount)
             elif kind is Callback:
                 n_cb += 1
                 failed = event.status != "processed"
                 for detector in step[1]:
-                    detector.step(failed, event.ts)
+                    if failed or not detector.resting:
+                        detector.step(failed, ts)
                 if not failed:
-                    late = event.ts - event.paid_at > slow_ms
+                    late = ts - event.paid_at > slow_ms
                     for detector in step[2]:
-                        detector.step(late, event.ts)
-                if not failed and processed(event.order_id, event.ts) is not None:
+                        if late or not detector.resting:
+                            detector.step(late, ts)
+                if not failed and processed(event.order_id, ts) is not None:
                     self.stats.recovered_stuck += 1
             else:
                 n_complaint += 1
