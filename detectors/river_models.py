@@ -1,10 +1,9 @@
 """A general-purpose online anomaly score for one univariate series, in [0, 1].
 
 :class:`SeriesScorer` has River's anomaly shape (``score_one`` judges, ``learn_one`` learns) and
-PayPulse's recovery shape (``snapshot``/``restore`` as plain data). It serves two callers: the
-``paypulse score-series`` command, which scores a CSV in one pass, and the engine, which scores
-window series such as the overall one-minute success rate. Both need a score that means the same
-on any series, so everything is scale-free and self-calibrating:
+PayPulse's recovery shape (``snapshot``/``restore`` as plain data). The ``paypulse score-series``
+command scores a CSV with it in one pass, on any series a user brings, so the score must mean the
+same on every series: everything is scale-free and self-calibrating.
 
 * **Baselines.** Three robust forecasts of the next value run side by side: a slow exponentially
   weighted (EW) level (point anomalies and level shifts stand out against it), a fast EW level
@@ -12,11 +11,8 @@ on any series, so everything is scale-free and self-calibrating:
   found. Each learns from a Huber-clipped residual, so a spike barely moves it, and keeps an EW mean
   absolute residual as its scale (floored, so a constant series never divides by zero). The point
   statistic is the absolute residual, in scale units, of whichever baseline currently forecasts best
-  (smallest scale). No scale is taken below the series' unit of change (a low quantile of its
-  nonzero steps) or half its usual miss over ``history`` points, so neither a count idle at 0 for an
-  hour nor a disk that writes in bursts reads its next routine change as a million scales
-  (:mod:`detectors.river_floor`). When even that
-  baseline misses by more than ``clip`` scales ``shift_window`` times in a row, learning is
+  (smallest scale). No scale goes below the floor of :mod:`detectors.river_floor`. When even the
+  best baseline misses by more than ``clip`` scales ``shift_window`` times in a row, learning is
   unclipped until it stops missing: a new regime (a constant series turning noisy, a variance jump)
   is absorbed within a few points instead of alarming forever.
 * **Shifts.** The median of the last ``shift_window`` residuals of the long baseline (seasonal or
@@ -33,16 +29,13 @@ on any series, so everything is scale-free and self-calibrating:
   shifted so that 0 maps to 0, maps the ratio to [0, 1]. So "typical for this series" sits near 0,
   a point ``midpoint`` times the typical extreme scores 0.5, and heavy-tailed series do not alarm
   all day (:mod:`detectors.river_calibration`).
-* **Episodes.** A point whose raw statistic is no higher than one of the last ``episode`` points' is
-  the same episode going on, not new evidence, and keeps ``repeat_weight`` of its score; the onset and any
-  worsening keep their full score, so one threshold flags an episode once
-  (:mod:`detectors.river_episodes`).
+* **Episodes.** A point no more extreme than one of the last ``episode`` keeps ``repeat_weight`` of
+  its score, so one threshold flags an episode once (:mod:`detectors.river_episodes`).
 * **Warm-up.** The first ``warmup`` points score 0 and the reference is inflated by
   ``1 + warmup / n`` afterwards, so a new series starts quiet rather than at 1.
 
 Missing values (``None``, NaN, infinities) score 0 and are not learned: a gap is not evidence.
-Values beyond +-1e150 count as missing too: the difference of two of them can overflow to infinity
-and poison every baseline, and no measured quantity gets there.
+So do values beyond +-1e150, whose differences can overflow and poison every baseline.
 
 Why not River's own detectors: on the seeded, labelled synthetic series of
 ``benchmarks/score_series.py`` (spikes, level and variance shifts, trend changes, seasonal
@@ -75,10 +68,8 @@ from paypulse.errors import ConfigError, StateError
 __all__ = ["SeriesScorer", "detect_period", "score_series"]
 
 _VERSION = 2
-_READABLE = (1, 2)  # v1 snapshots predate the resolution floor and episodes; both start empty
-# Raw statistics are capped at the top of the calibration histogram: a series whose scale collapses
-# (long runs of one value between bursts) routinely reaches the cap, and the calibration can only
-# learn that as typical if the cap lies inside the range it measures.
+_READABLE = (1, 2)  # v1 snapshots predate the scale floor and episodes; both start empty
+# Raw statistics are capped where the calibration histogram ends, so a capped value can be learned.
 _RAW_CAP = RAW_TOP
 _MAX_ABS = 1e150  # larger values count as missing: their differences can overflow
 
@@ -385,12 +376,9 @@ class SeriesScorer:
             self.shift_resid.extend(float(v) for v in shift["resid"])
             self.shift_scale, self.shift_run = float(shift["scale"]), int(shift["run"])
             self.wild_run = int(state["wild_run"])
-            self.scale_floor.restore(state.get("floor", [None, 0, 0.0, 0]))
-            episode = state.get("episode")
-            if episode is None:
-                self._episodes.reset()
-            else:
-                self._episodes.restore(episode)
+            if state["v"] > 1:  # v1 has neither: both stay as _reset() left them
+                self.scale_floor.restore(state["floor"])
+                self._episodes.restore(state["episode"])
             self.values.extend(float(v) for v in state["values"])
             self._calibration.restore(calib)
         except (KeyError, TypeError, ValueError) as err:
