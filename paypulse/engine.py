@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
@@ -26,13 +26,14 @@ from detectors.sequential import SequentialRateDetector
 from detectors.suite import build_detectors
 from paypulse.ahead import AheadGuard
 from paypulse.dedup import EventIdFilter
+from paypulse.engine_output import EngineOutput, EngineStats
 from paypulse.errors import StateError
 from paypulse.events import Callback, DeadLetter, Event, Payment, parse_batch
 from paypulse.merchants import HeavyHitters, MerchantMinutes
 from paypulse.observation import Observation, add_observations
 from paypulse.settings import Settings
 from paypulse.stuck import StuckTracker
-from paypulse.windows import OVERDUE, ClosedWindow, Windows
+from paypulse.windows import OVERDUE, Windows
 
 __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
@@ -42,32 +43,6 @@ _STREAMS = ("payments", "callbacks", "callback_delays")
 
 # detectors stepped per payment, per callback (failed?), per processed callback (late?)
 _Steppers = tuple[tuple[SequentialRateDetector, ...], ...]
-
-
-@dataclass
-class EngineOutput:
-    """What one batch produced, for the adapters to write out."""
-
-    alerts: list[Alert] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    windows: list[ClosedWindow] = field(default_factory=list)
-    event_time_ms: int = -1  # the largest event time seen when this was produced
-
-    def extend(self, other: EngineOutput) -> None:
-        self.alerts += other.alerts
-        self.dead_letters += other.dead_letters
-        self.windows += other.windows
-
-
-@dataclass
-class EngineStats:
-    """Running totals for /metrics; counters only grow."""
-
-    accepted: dict[str, int] = field(default_factory=lambda: {"payment": 0, "callback": 0, "complaint": 0})
-    rejected: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
-    recovered_stuck: int = 0
-    alerts: dict[str, int] = field(default_factory=dict)  # "kind|status" -> changes
 
 
 class Engine:

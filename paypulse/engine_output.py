@@ -1,0 +1,41 @@
+"""What the engine hands its adapters: each batch's output, and the running totals for /metrics.
+
+Plain data, kept apart from :mod:`paypulse.engine` so the adapters that only write results out
+(the output files, the dataflows) depend on these two shapes, not on the engine's workings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerting.model import Alert
+from paypulse.events import DeadLetter
+from paypulse.windows import ClosedWindow
+
+__all__ = ["EngineOutput", "EngineStats"]
+
+
+@dataclass
+class EngineOutput:
+    """What one batch produced, for the adapters to write out."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    windows: list[ClosedWindow] = field(default_factory=list)
+    event_time_ms: int = -1  # the largest event time seen when this was produced
+
+    def extend(self, other: EngineOutput) -> None:
+        self.alerts += other.alerts
+        self.dead_letters += other.dead_letters
+        self.windows += other.windows
+
+
+@dataclass
+class EngineStats:
+    """Running totals for /metrics; counters only grow."""
+
+    accepted: dict[str, int] = field(default_factory=lambda: {"payment": 0, "callback": 0, "complaint": 0})
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    recovered_stuck: int = 0
+    alerts: dict[str, int] = field(default_factory=dict)  # "kind|status" -> changes
