@@ -29,13 +29,16 @@ __all__ = [
 #: ``paypulse_events_rejected_total{reason}``, so the set is closed and public.
 REJECT_REASONS = (
     "too_long",
+    "too_deep",
     "bad_encoding",
     "bad_json",
     "not_object",
     "unknown_type",
     "missing_field",
     "bad_field",
+    "bad_id",
     "bad_amount",
+    "bad_currency",
     "bad_timestamp",
     "too_late",
     "clock_ahead",
