@@ -12,7 +12,7 @@ values, so one poisoned line cannot stop the stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,25 +51,47 @@ class PayPulseError(Exception):
 
 
 class ConfigError(PayPulseError):
-    """A setting is wrong. The message names the field, the value and the fix."""
+    """A setting is wrong. The message names the field, the value, where it was set and the fix.
+
+    ``invalid setting windows.lateness = -30 in paypulse.toml: ...``; a value from the
+    environment says ``from environment variable PAYPULSE_WINDOWS__LATENESS`` instead.
+    """
 
     @classmethod
-    def from_validation(cls, errors: Iterable[dict[str, Any]], source: Path | None) -> ConfigError:
-        """Build one readable message from pydantic's error list.
+    def from_validation(
+        cls,
+        errors: Iterable[Mapping[str, Any]],
+        source: Path | str | Callable[[tuple[Any, ...]], str] | None,
+    ) -> ConfigError:
+        """Build one readable line per error from pydantic's error list.
+
+        ``source`` says where the values came from: a file, a phrase, or a function of the
+        error's location (settings mix a file and the environment). An error without an
+        ``input`` (a secret) does not show its value.
 
         >>> str(ConfigError.from_validation(
-        ...     [{"loc": ("detectors", "min_attempts"), "msg": "Input should be greater than or equal to 1",
-        ...       "input": 0}], None))
-        'invalid setting detectors.min_attempts = 0: Input should be greater than or equal to 1'
+        ...     [{"loc": ("detectors", "min_attempts"), "msg": "must be at least 1", "input": 0}],
+        ...     Path("paypulse.toml")))
+        'invalid setting detectors.min_attempts = 0 in paypulse.toml: must be at least 1'
+        >>> str(ConfigError.from_validation(
+        ...     [{"loc": ("windows", "lateness"), "msg": "must be at least 0s", "input": "-5"}],
+        ...     lambda loc: "from environment variable PAYPULSE_" + "__".join(loc).upper()))
+        "invalid setting windows.lateness = '-5' from environment variable PAYPULSE_WINDOWS__LATENESS: \
+must be at least 0s"
         """
-        where = f" in {source}" if source else ""
         lines = []
         for err in errors:
-            field = ".".join(str(part) for part in err.get("loc", ())) or "(top level)"
-            value = err.get("input")
-            shown = "" if isinstance(value, dict) else f" = {value!r}"
+            loc = tuple(err.get("loc", ()))
+            field = ".".join(str(part) for part in loc) or "(top level)"
+            value = err.get("input", _UNSHOWN)
+            shown = "" if value is _UNSHOWN or isinstance(value, Mapping) else f" = {value!r}"
+            where = source(loc) if callable(source) else source
+            where = f" in {where}" if isinstance(where, Path) else f" {where}" if where else ""
             lines.append(f"invalid setting {field}{shown}{where}: {err.get('msg', 'invalid')}")
         return cls("\n".join(lines))
+
+
+_UNSHOWN = object()
 
 
 class InputError(PayPulseError):

@@ -18,10 +18,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from paypulse.cli.common import check_writable
 from paypulse.clock import ManualClock, SystemClock
 from paypulse.engine import Engine
 from paypulse.runtime import RecentAlerts, Services, start_services
-from paypulse.settings import Settings
+from paypulse.settings import load_settings
 from paypulse.simulator import Simulator, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.toml"
@@ -122,16 +123,16 @@ def demo(
 
     from dataflows.flow import build_flow
 
-    state_dir.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(None, defaults={
+        "dead_letter": state_dir / "dead-letter.jsonl",
+        "alerting": {"log": state_dir / "alerts.jsonl", "outbox": state_dir / "outbox.sqlite3"},
+        "statuspage": {"db": state_dir / "banner.sqlite3", "port": port, "ops_token": "demo"},
+        "metrics": {"port": metrics_port},
+        "source": {"batch_size": 500},
+    })  # fmt: skip
+    check_writable(settings)
     for name in ("alerts.jsonl", "dead-letter.jsonl", "banner.sqlite3", "outbox.sqlite3"):
         (state_dir / name).unlink(missing_ok=True)
-    settings = Settings(
-        dead_letter=state_dir / "dead-letter.jsonl",
-        alerting={"log": state_dir / "alerts.jsonl", "outbox": state_dir / "outbox.sqlite3"},
-        statuspage={"db": state_dir / "banner.sqlite3", "port": port, "ops_token": "demo"},
-        metrics={"port": metrics_port},
-        source={"batch_size": 500},
-    )
     event_clock = ManualClock()
     services = start_services(settings, SystemClock(), event_clock, event_clock=event_clock)
     source = PacedSimulator(Simulator(load_scenario(scenario)), speed, duration)

@@ -1,7 +1,8 @@
 """The ``paypulse`` command: one typer module per command group, registered here.
 
 This is the edge where settings are loaded and :class:`~paypulse.errors.PayPulseError` becomes
-exit code 2 with one readable line.
+exit code 2 with one readable line: every command runs through :func:`main` (the ``paypulse``
+script and ``python -m paypulse`` both call it), so none ends a configuration mistake in a traceback.
 """
 
 from __future__ import annotations
@@ -28,14 +29,31 @@ for module in (demo, run, replay, simulate, score_series, dashboards):
 
 
 def main() -> None:
-    """Entry point: run the app, turning our own errors into one line and exit code 2."""
+    """Entry point: run the app, turning our own errors into one line and exit code 2.
+
+    An error raised inside the dataflow reaches here wrapped by the engine that ran it
+    (bytewax chains it as the cause), so the chain is searched for one of ours.
+    """
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except ClickException as err:  # a usage error: click's own message and exit code (2)
         err.show()
         sys.exit(err.exit_code)
-    except PayPulseError as err:
-        typer.secho(f"paypulse: {err}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
+    except Exception as err:
+        ours = _ours(err)
+        if ours is None:
+            raise
+        typer.secho(f"paypulse: {ours}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)  # `typer.Exit(n)` comes back as n
+
+
+def _ours(err: BaseException | None) -> PayPulseError | None:
+    """The :class:`PayPulseError` in ``err``'s chain of causes, if there is one."""
+    while err is not None:
+        if isinstance(err, PayPulseError):
+            return err
+        err = err.__cause__
+    return None

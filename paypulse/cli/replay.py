@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, TransferSpeedColumn
 from rich.table import Table
 
-from paypulse.cli.common import ConfigOption, settings_with
+from paypulse.cli.common import ConfigOption, check_writable, settings_with
 from paypulse.evaluation import evaluate
 from paypulse.outputs import Outputs
 from paypulse.sources import FileSource
@@ -39,6 +39,7 @@ def replay(
     from dataflows.flow import build_flow
 
     settings = settings_with(config, alerting={"log": alerts_out}, dead_letter={"dead_letter": dead_letter})
+    check_writable(settings, "dead_letter", "alerting.log")
     alerts_out.unlink(missing_ok=True)
     outputs = Outputs(settings.alerting.log, settings.dead_letter)
     engines = []

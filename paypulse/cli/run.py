@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from paypulse.cli.common import ConfigOption
+from paypulse.cli.common import ConfigOption, check_writable
 from paypulse.clock import SystemClock
 from paypulse.errors import ConfigError
 from paypulse.runtime import start_services
@@ -29,6 +29,7 @@ def run(
     from bytewax.testing import run_main
 
     settings = load_settings(config)
+    check_writable(settings)
     clock = SystemClock()
     services = start_services(settings, clock, clock)
     console.print("  ".join(f"{name}: {url}" for name, url in services.urls.items()))

@@ -22,7 +22,7 @@ def test_parse_duration_reads_what_people_write(text: str | int, seconds: float)
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "20", "m20", "1h 30x", "-5m", True])
+@pytest.mark.parametrize("text", ["", "soon", "m20", "1h 30x", "-5m", True])
 def test_parse_duration_refuses_anything_else(text: object) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
