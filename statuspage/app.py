@@ -4,6 +4,11 @@
 wires the real ones and tests build one app per test. Reading endpoints allow any origin, because
 merchants' checkout pages fetch ``/api/status`` through ``/embed.js``; writing ones need the ops
 token and are not offered to browsers on other origins.
+
+Requests pass two plain ASGI layers before the routes see them, outermost first:
+:class:`~statuspage.limits.BodyLimit` (413 for a body over the limit) and
+:class:`~statuspage.auth.OpsGuard` (401 for a write without the ops token). Both answer from
+the headers alone, so an oversized or anonymous body is never read.
 """
 
 from __future__ import annotations
@@ -13,17 +18,31 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from paypulse.settings import StatusPageSettings
+from statuspage.auth import OpsGuard
 from statuspage.banner import Banner
+from statuspage.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from statuspage.routes import ROUTERS
 from statuspage.routes.page import STATIC_DIR
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: StatusPageSettings, banner: Banner, *, poll_seconds: float = 5.0) -> FastAPI:
-    """Build the app. ``poll_seconds`` is how often an open page asks for the state again."""
+def create_app(
+    settings: StatusPageSettings,
+    banner: Banner,
+    *,
+    poll_seconds: float = 5.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the app.
+
+    ``poll_seconds`` is how often an open page asks for the state again; ``max_body_bytes`` is
+    the largest request body accepted (64 KiB; an override is well under 1 KiB).
+    """
     if poll_seconds <= 0:
         raise ValueError(f"poll_seconds must be > 0 (got {poll_seconds})")
+    if max_body_bytes < 0:
+        raise ValueError(f"max_body_bytes must be >= 0 (got {max_body_bytes})")
     app = FastAPI(
         title="PayPulse status",
         description="Whether payments work right now, for payers and merchants.",
@@ -34,7 +53,10 @@ def create_app(settings: StatusPageSettings, banner: Banner, *, poll_seconds: fl
     app.state.settings = settings
     app.state.banner = banner
     app.state.poll_seconds = poll_seconds
+    # add_middleware puts each layer outside the ones added before it
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], max_age=600)
+    app.add_middleware(OpsGuard, token=settings.ops_token)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)
