@@ -8,6 +8,10 @@ plugin logs ``error=<status>`` on a non-2xx answer and "connection error" on a s
 so :func:`classify` reads the outcome from those lines. An unknown failure counts as retryable:
 ``max_attempts`` still bounds it, and parking a page that would have gone through is worse.
 
+Each service gets the body in the medium it takes (:func:`medium_for`): HTML for e-mail, from
+our HTML template with every value escaped by markupsafe, and Markdown for the rest. Apprise is
+never left to turn our Markdown into HTML: its converter would pass any raw HTML through.
+
 Secrets never leave this module: :attr:`AppriseNotifier.name` is the plugin's
 ``url(privacy=True)``, a bad URL is reported masked by :func:`mask_url`, and the failure detail
 keeps WARNING lines only (DEBUG lines carry request URLs with tokens).
@@ -23,10 +27,10 @@ from typing import Final
 import apprise
 
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import render
+from alerting.render import Medium, render
 from paypulse.errors import ConfigError
 
-__all__ = ["AppriseNotifier", "classify", "mask_url"]
+__all__ = ["AppriseNotifier", "classify", "mask_url", "medium_for"]
 
 #: Client errors that are worth another try: timeout at the server, too early, rate limited.
 RETRYABLE_4XX: Final = frozenset({408, 425, 429})
@@ -38,6 +42,10 @@ _NOTIFY_TYPE: Final = {
     ("firing", "info"): apprise.NotifyType.INFO,
 }
 _MAX_DETAIL: Final = 300
+_BODY_FORMAT: Final[dict[Medium, apprise.NotifyFormat]] = {
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "html": apprise.NotifyFormat.HTML,
+}
 
 
 def mask_url(url: str) -> str:
@@ -84,8 +92,21 @@ def classify(ok: bool, timed_out: bool, messages: Iterable[tuple[str, str]]) -> 
     return DeliveryResult(False, True, f"failed without a known cause (will retry): {said or 'no detail'}")
 
 
+def medium_for(plugin: apprise.plugins.NotifyBase) -> Medium:
+    """The medium of the body a service is sent: HTML where it would turn Markdown into HTML.
+
+    >>> medium_for(apprise.Apprise.instantiate("mailto://user:pass@example.com"))
+    'html'
+    >>> medium_for(apprise.Apprise.instantiate("dingtalk://token123/")), medium_for(
+    ...     apprise.Apprise.instantiate("wecombot://key123"))
+    ('markdown', 'markdown')
+    """
+    html = plugin.resolve_format(apprise.NotifyFormat.MARKDOWN) == apprise.NotifyFormat.HTML
+    return "html" if html else "markdown"
+
+
 class AppriseNotifier:
-    """Sends the rendered Markdown message through one Apprise plugin built from one URL."""
+    """Sends the rendered message through one Apprise plugin built from one URL."""
 
     def __init__(self, url: str, route: str = "") -> None:
         plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
@@ -97,6 +118,7 @@ class AppriseNotifier:
             )
         self.name: str = plugin.url(privacy=True)
         self.route = route
+        self.medium: Medium = medium_for(plugin)
         self._apprise = apprise.Apprise()
         self._apprise.add(plugin)
 
@@ -104,14 +126,14 @@ class AppriseNotifier:
         return f"AppriseNotifier({self.name!r})"
 
     def send(self, n: Notification) -> DeliveryResult:
-        message = render(n.alert)
+        message = render(n.alert, self.medium)
         title = message.title if n.reason != "repeat_elapsed" else f"[REMINDER] {message.title}"
         notify_type = _NOTIFY_TYPE.get((n.alert.status, n.alert.severity), apprise.NotifyType.SUCCESS)
         result = self._apprise.notify(
             body=message.body,
             title=title,
             notify_type=notify_type,
-            body_format=apprise.NotifyFormat.MARKDOWN,
+            body_format=_BODY_FORMAT[self.medium],
             log_level=logging.DEBUG,
         )
         try:

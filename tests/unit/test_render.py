@@ -1,4 +1,4 @@
-"""Rendering: every fact on-call needs is in the one Markdown message, and SMS fits 140 chars."""
+"""Rendering: every fact on-call needs is in the Markdown and the e-mail message; SMS fits 140 chars."""
 
 from __future__ import annotations
 
@@ -52,6 +52,26 @@ def test_firing_message_states_every_required_fact() -> None:
         assert fact in msg.body, fact
     assert "Resolved" not in msg.body
     assert "RESOLVED" not in msg.body
+
+
+def test_email_message_states_the_same_facts_in_html() -> None:
+    msg = render(alert(), "html")
+    assert msg.medium == "html"
+    assert msg.title == render(alert()).title  # the subject line
+    for fact in [
+        "<p><strong>FIRING</strong> · Critical · Payment success rate drop on <strong>alipay merchant m42",
+        "<p>Success rate on alipay merchant m42 fell from 97.5% to 82.0%</p>",
+        "<li><strong>Anomaly:</strong> Payment success rate drop (<code>success_rate_drop</code>)</li>",
+        "<li><strong>Value:</strong> 82.00% vs baseline 97.50% (-15.50 pts)</li>",
+        "<li><strong>Impact:</strong> 1,234.5 orders/min, 98,765.40 per min</li>",
+        "<li><strong>Channels:</strong> alipay, wechat</li>",
+        "<li><strong>Detected:</strong> 2024-05-01 08:01:30 UTC</li>",
+        "<p><strong>First action:</strong> Fail over to acquirer B</p>",
+    ]:
+        assert fact in msg.body, fact
+    assert "Resolved" not in msg.body
+    resolved = render(alert("resolved"), "html").body
+    assert "<li><strong>Resolved:</strong> 2024-05-01 08:25:00 UTC</li>" in resolved
 
 
 def test_resolved_message_says_resolved_and_when() -> None:
