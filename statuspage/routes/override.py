@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from statuspage.deps import BannerDep, OpsDep
 from statuspage.routes.status import StatusOut, read_status
 
-__all__ = ["OverrideIn", "router"]
+__all__ = ["MAX_MINUTES", "OverrideIn", "router"]
 
 router = APIRouter(prefix="/api/override", tags=["override"], dependencies=[OpsDep])
+
+#: The longest override with an end: a week. Longer ones are set without ``minutes``, until cleared.
+MAX_MINUTES = 7 * 24 * 60
+
+
+def _plain_text(value: str) -> str:
+    """Strip the text and refuse it blank or holding control characters.
+
+    Users read it on the page and the history keeps it: a NUL, a line break or an escape
+    sequence there is a mistake. (Pydantic itself refuses lone surrogates, which UTF-8 cannot hold.)
+    """
+    bad = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) == "Cc"})
+    if bad:
+        raise ValueError(f"must not contain control characters ({', '.join(bad[:5])})")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
 
 
 class OverrideIn(BaseModel):
@@ -21,23 +39,25 @@ class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: StrictBool = Field(description="true forces the banner on, false forces it off")
-    message: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+    message: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)] | None = Field(
         None, description="shown instead of the default message; only with on = true"
     )
     minutes: float | None = Field(
         None,
         gt=0,
-        le=7 * 24 * 60,
+        le=MAX_MINUTES,
+        strict=True,  # a number: not true, not "30"
+        allow_inf_nan=False,
         description="the override ends after this long; omit to keep it until cleared",
     )
-    by: str = Field("ops", min_length=1, max_length=100, description="who sets it, kept in the history")
+    by: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_text)] = Field(
+        "ops", description="who sets it, kept in the history"
+    )
 
     @model_validator(mode="after")
     def _message_needs_on(self) -> OverrideIn:
         if not self.on and self.message is not None:
             raise ValueError("message is only shown when on is true; drop it to force the banner off")
-        if self.message is not None and not self.message.strip():
-            raise ValueError("message must not be blank")
         return self
 
 

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from paypulse.clock import ManualClock
 from paypulse.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from statuspage.auth import OpsGuard, ops_refusal
 from statuspage.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit, BodyTooLarge
+from statuspage.routes.override import MAX_MINUTES, OverrideIn
 
 TOKEN = "s3cret-ops-token"
 T0 = 1_714_521_600.0
@@ -211,6 +213,16 @@ def call(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
 OPS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
 
+def test_app_answers_nan_with_a_422_naming_the_field(app: Any) -> None:
+    response = call(app, "POST", "/api/override", content=b'{"on": true, "minutes": NaN}', headers=OPS)
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {"type": "finite_number", "loc": ["body", "minutes"], "msg": "Input should be a finite number"}
+        ]
+    }
+
+
 def test_app_limit_is_a_create_app_parameter(app: Any) -> None:
     small = call(app, "POST", "/api/override", content=b'{"on": true}' + b" " * 1000, headers=OPS)
     large = call(app, "POST", "/api/override", content=b'{"on": true}' + b" " * 1100, headers=OPS)
@@ -222,3 +234,46 @@ def test_app_refuses_a_negative_limit(tmp_path: Path) -> None:
     settings = StatusPageSettings(db=tmp_path / "banner.sqlite3")
     with pytest.raises(ValueError, match="max_body_bytes must be >= 0"):
         create_app(settings, Banner.from_settings(settings, ManualClock(T0)), max_body_bytes=-1)
+
+
+# -- OverrideIn ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"on": True, "minutes": math.nan}, "finite number"),
+        ({"on": True, "minutes": math.inf}, "finite number"),
+        ({"on": True, "minutes": -math.inf}, "finite number"),
+        ({"on": True, "minutes": -5}, "greater than 0"),
+        ({"on": True, "minutes": 0}, "greater than 0"),
+        ({"on": True, "minutes": MAX_MINUTES + 1}, "less than or equal to 10080"),
+        ({"on": True, "minutes": 10**40}, "less than or equal to 10080"),
+        ({"on": True, "minutes": True}, "valid number"),
+        ({"on": True, "minutes": "30"}, "valid number"),
+        ({"on": 1}, "valid boolean"),
+        ({"on": True, "message": ""}, "at least 1 character"),
+        ({"on": True, "message": " \t "}, "control characters"),
+        ({"on": True, "message": "   "}, "must not be blank"),
+        ({"on": True, "message": "x" * 501}, "at most 500 characters"),
+        ({"on": True, "message": "down\x00"}, r"U\+0000"),
+        ({"on": True, "message": "\x1b[31mred"}, r"U\+001B"),
+        ({"on": True, "message": "\ud800"}, "valid string"),
+        ({"on": True, "by": ""}, "at least 1 character"),
+        ({"on": True, "by": "  "}, "must not be blank"),
+        ({"on": True, "by": "x" * 101}, "at most 100 characters"),
+        ({"on": False, "message": "hi"}, "only shown when on is true"),
+        ({"on": True, "until": 5}, "Extra inputs"),
+    ],
+)
+def test_override_body_refuses_bad_values(body: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        OverrideIn.model_validate(body)
+
+
+def test_override_body_keeps_good_values_stripped() -> None:
+    body = OverrideIn.model_validate(
+        {"on": True, "message": " 银联暂不可用 ", "minutes": 30, "by": " oncall "}
+    )
+    assert (body.message, body.minutes, body.by) == ("银联暂不可用", 30.0, "oncall")
+    assert OverrideIn.model_validate({"on": False, "minutes": MAX_MINUTES}).minutes == MAX_MINUTES
