@@ -20,20 +20,25 @@ for good error messages.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
+from string import ascii_letters, digits
 from typing import Annotated, Final, Literal
 
 import msgspec
+from babel.numbers import get_currency_precision, list_currencies
 
 from paypulse.errors import InputError
 
 __all__ = [
     "COMPLAINT_CATEGORIES",
+    "MAX_KEPT",
     "MAX_LINE_BYTES",
     "Callback",
     "Complaint",
     "DeadLetter",
     "Event",
+    "EventLimits",
     "Payment",
     "event_time_ms",
     "parse_batch",
@@ -43,49 +48,77 @@ __all__ = [
 MAX_LINE_BYTES: Final = 64 * 1024
 MAX_KEPT: Final = 4096  # raw bytes kept in a dead letter; enough to see what went wrong
 COMPLAINT_CATEGORIES: Final = ("paid_not_updated", "charged_twice", "refund", "other")
+#: Characters an id may hold: what payment providers allow in order numbers (WeChat Pay's
+#: out_trade_no, Alipay's out_trade_no), and nothing that means something in HTML, Markdown,
+#: SMS, a Prometheus label or a terminal.
+ID_CHARS: Final = ascii_letters + digits + "_-.:"
+#: ISO 4217 code -> decimals of its minor unit, from CLDR (via Babel); XXX and XTS are not money.
+CURRENCY_DECIMALS: Final = {
+    code: get_currency_precision(code) for code in sorted(list_currencies()) if code not in ("XXX", "XTS")
+}
+_SCALE: Final = {code: 10**decimals for code, decimals in CURRENCY_DECIMALS.items()}
 _EPOCH_MS_MIN: Final = 946_684_800_000  # 2000-01-01: an integer below this is seconds, not ms
 _EPOCH_MS_MAX: Final = 4_102_444_800_000  # 2100-01-01
+_PAID_AT_AHEAD_MS: Final = 5 * 60_000  # a provider's payment time may run this far ahead of arrival
 _INF: Final = math.inf
+_KNOWN_CAP: Final = 100_000  # names already checked, remembered so the hot path skips the check
 
 _Stamp = int | Annotated[datetime, msgspec.Meta(tz=True)]
-_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+_Channel = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+_EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
+
+
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """Limits of the event contract that depend on the shop: the largest plausible payment.
+
+    A ticket above ``max_amount`` (in the currency's major unit) is a bug or an attack, not a
+    sale, and one such value would swing the amount detector's mean.
+    """
+
+    max_amount: float = 10_000_000.0
+
+
+DEFAULT_LIMITS: Final = EventLimits()
 
 
 class Payment(msgspec.Struct, tag="payment", tag_field="type", gc=False):
     """A payment attempt that reached a terminal state at the provider."""
 
     ts: _Stamp
-    channel: _Id
+    channel: _Channel
     order_id: _Id
     amount: float | str
     status: Literal["succeeded", "failed"]
     merchant_id: _Id | None = None
-    event_id: _Id | None = None
-    currency: str = "CNY"
-    error_code: str | None = None
+    event_id: _EventId | None = None
+    currency: _Currency = "CNY"
+    error_code: _Id | None = None
 
 
 class Callback(msgspec.Struct, tag="callback", tag_field="type", gc=False):
     """The provider's asynchronous payment notification, as it reached the merchant."""
 
     ts: _Stamp
-    channel: _Id
+    channel: _Channel
     order_id: _Id
     paid_at: _Stamp
     status: Literal["processed", "failed"]
     merchant_id: _Id | None = None
-    event_id: _Id | None = None
+    event_id: _EventId | None = None
 
 
 class Complaint(msgspec.Struct, tag="complaint", tag_field="type", gc=False):
     """A customer complaint about a payment."""
 
     ts: _Stamp
-    channel: _Id
+    channel: _Channel
     category: str = "other"
     order_id: _Id | None = None
     merchant_id: _Id | None = None
-    event_id: _Id | None = None
+    event_id: _EventId | None = None
 
 
 Event = Payment | Callback | Complaint
@@ -98,8 +131,15 @@ class DeadLetter(msgspec.Struct, frozen=True, gc=False):
     reason: str
     detail: str = ""
 
+    @classmethod
+    def of(cls, raw: bytes, reason: str, detail: str = "") -> DeadLetter:
+        """The one place a raw line is cut to :data:`MAX_KEPT` bytes."""
+        return cls(raw[:MAX_KEPT], reason, detail)
+
 
 _DECODER: Final = msgspec.json.Decoder(Event)
+#: Names (channels, merchants, error codes) already found safe; bounded, cleared when full.
+_known: set[str] = set()
 
 
 class _Timed(msgspec.Struct, gc=False):
@@ -121,12 +161,12 @@ def event_time_ms(raw: bytes) -> int | None:
     """
     try:
         ts = _TIME_DECODER.decode(raw).ts
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     return ts if type(ts) is int else int(ts.timestamp() * 1000)
 
 
-def parse_line(raw: bytes) -> Event | DeadLetter:
+def parse_line(raw: bytes, limits: EventLimits = DEFAULT_LIMITS) -> Event | DeadLetter:
     """Decode one JSON line into a normalised event, or a dead letter naming the reason.
 
     Never raises for bad input: the stream goes on, and the line is kept with its reason.
@@ -136,59 +176,86 @@ def parse_line(raw: bytes) -> Event | DeadLetter:
     12.5
     >>> parse_line(b'{"type":"payment","ts":"2026-01-01T00:00:00","channel":"alipay"}').reason
     'bad_timestamp'
+    >>> parse_line(b'{"type":"complaint","ts":1767225600000,"channel":"<b>alipay</b>"}').reason
+    'bad_id'
     """
     if len(raw) > MAX_LINE_BYTES:
-        return DeadLetter(raw[:MAX_KEPT], "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}")
+        return DeadLetter.of(raw, "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}")
     try:
-        return _normalise(_DECODER.decode(raw))
-    except (msgspec.DecodeError, InputError, UnicodeDecodeError) as err:
+        return _normalise(_DECODER.decode(raw), limits)
+    except (msgspec.DecodeError, InputError, UnicodeDecodeError, RecursionError) as err:
         return _dead_letter(raw, err)
 
 
-def parse_batch(lines: list[bytes]) -> tuple[list[Event], list[bytes], list[DeadLetter]]:
+def parse_batch(
+    lines: list[bytes], limits: EventLimits = DEFAULT_LIMITS
+) -> tuple[list[Event], list[bytes], list[DeadLetter]]:
     """Parse many lines: the events in order, the raw line of each event, and the dead letters.
 
     The raw lines travel along because an event can still be rejected later (too late for its
     window), and the dead-letter file keeps what arrived, not our re-encoding of it.
 
-    This is :func:`parse_line` with :func:`_normalise` written out in the loop: a Python call
-    costs about as much as checking a field, and clean lines would pay two or three of them.
-    A line that fails any check goes to :func:`parse_line`, which names the reason.
+    This is :func:`parse_line` with the common case of :func:`_normalise` written out in the
+    loop: a Python call costs about as much as checking a field, and clean lines would pay two or
+    three of them. A line that fails any check, or is not plainly valid, goes to
+    :func:`parse_line`, which names the reason; so the two always agree.
     """
     events: list[Event] = []
     raws: list[bytes] = []
     dead: list[DeadLetter] = []
     decode = _DECODER.decode
+    known = _known
+    max_amount = limits.max_amount
     for raw in lines:
         if len(raw) > MAX_LINE_BYTES:
-            dead.append(DeadLetter(raw[:MAX_KEPT], "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}"))
+            dead.append(DeadLetter.of(raw, "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}"))
             continue
         try:
             event = decode(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError) as err:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
             dead.append(_dead_letter(raw, err))
             continue
         ts = event.ts
         if type(ts) is not int:
             ts = int(ts.timestamp() * 1000)
+        ok = (
+            _EPOCH_MS_MIN <= ts <= _EPOCH_MS_MAX
+            and event.channel in known
+            and (event.merchant_id is None or event.merchant_id in known)
+            and (event.event_id is None or _safe(event.event_id))
+        )
         kind = type(event)
         if kind is Payment:
             amount = event.amount
+            scale = _SCALE.get(event.currency, 0)  # 0: not a currency, refused below
             if type(amount) is str:
-                try:
-                    amount = float(amount)
-                except ValueError:
-                    amount = 0.0  # refused below, with the reason
-            ok = _EPOCH_MS_MIN <= ts <= _EPOCH_MS_MAX and 0.0 < amount < _INF  # also refuses NaN
+                whole, dot, cents = amount.partition(".")
+                ok = (
+                    ok
+                    and whole.isdigit()
+                    and whole.isascii()
+                    and (not dot or (cents.isdigit() and cents.isascii() and 10 ** len(cents) <= scale))
+                )
+                amount = float(amount) if ok else 0.0
+            else:
+                scaled = amount * scale
+                ok = ok and 0.0 < amount <= max_amount and abs(scaled - round(scaled)) <= 1e-6 * scaled
+            ok = (
+                ok
+                and 0.0 < amount <= max_amount
+                and scale > 0
+                and _safe(event.order_id)
+                and (event.error_code is None or event.error_code in known)
+            )
             event.amount = amount
         elif kind is Callback:
             paid_at = event.paid_at
             if type(paid_at) is not int:
                 paid_at = int(paid_at.timestamp() * 1000)
-            ok = _EPOCH_MS_MIN <= ts <= _EPOCH_MS_MAX and _EPOCH_MS_MIN <= paid_at <= _EPOCH_MS_MAX
+            ok = ok and ts - 7 * 86_400_000 <= paid_at <= ts + _PAID_AT_AHEAD_MS and _safe(event.order_id)
             event.paid_at = paid_at
         else:
-            ok = _EPOCH_MS_MIN <= ts <= _EPOCH_MS_MAX
+            ok = ok and (event.order_id is None or _safe(event.order_id))
             if event.category not in COMPLAINT_CATEGORIES:
                 event.category = "other"
         if ok:
@@ -196,20 +263,69 @@ def parse_batch(lines: list[bytes]) -> tuple[list[Event], list[bytes], list[Dead
             events.append(event)
             raws.append(raw)
         else:
-            dead.append(parse_line(raw))  # type: ignore[arg-type]  # a dead letter: it fails the same check
+            result = parse_line(raw, limits)  # names the reason, or accepts what only looked odd
+            if type(result) is DeadLetter:
+                dead.append(result)
+            else:
+                events.append(result)  # type: ignore[arg-type]
+                raws.append(raw)
     return events, raws, dead
 
 
-def _normalise(event: Event) -> Event:
-    """Turn the decoded union fields into their one internal form (ms ints, float amounts)."""
+def _normalise(event: Event, limits: EventLimits) -> Event:
+    """Check every field against the contract and turn the decoded union fields into their one
+    internal form (ms ints, float amounts). Raises :class:`InputError` naming the reason."""
     event.ts = _to_ms(event.ts, "ts")
+    _check_name(event.channel, "channel")
+    if event.merchant_id is not None:
+        _check_name(event.merchant_id, "merchant_id")
+    if event.event_id is not None:
+        _check_id(event.event_id, "event_id")
+    if event.order_id is not None:
+        _check_id(event.order_id, "order_id")
     if type(event) is Payment:
-        event.amount = _to_amount(event.amount)
+        decimals = CURRENCY_DECIMALS.get(event.currency)
+        if decimals is None:
+            raise InputError("bad_currency", f"currency {event.currency!r} is not an ISO 4217 code")
+        event.amount = _to_amount(event.amount, decimals, limits.max_amount)
+        if event.error_code is not None:
+            _check_name(event.error_code, "error_code")
     elif type(event) is Callback:
         event.paid_at = _to_ms(event.paid_at, "paid_at")
+        if not event.ts - 7 * 86_400_000 <= event.paid_at <= event.ts + _PAID_AT_AHEAD_MS:
+            raise InputError(
+                "bad_timestamp", "paid_at must be at most 7 days before ts and 5 minutes after it"
+            )
     elif event.category not in COMPLAINT_CATEGORIES:
         event.category = "other"
     return event
+
+
+def _safe(value: str) -> bool:
+    """True when ``value`` holds only :data:`ID_CHARS` (str.strip scans it in C).
+
+    >>> _safe("o-2026.01:42"), _safe("o 1"), _safe("<script>"), _safe("ｏ1")
+    (True, False, False, False)
+    """
+    return value.isascii() and not value.strip(ID_CHARS)
+
+
+def _check_id(value: str, field: str) -> None:
+    if not _safe(value):
+        raise InputError("bad_id", f"{field} {value[:64]!r} may hold only letters, digits and _ - . :")
+
+
+def _check_name(value: str, field: str) -> None:
+    """Check a name that repeats (channel, merchant, error code) once, then remember it."""
+    if value not in _known:
+        _check_id(value, field)
+        _remember(value)
+
+
+def _remember(name: str) -> None:
+    if len(_known) >= _KNOWN_CAP:
+        _known.clear()
+    _known.add(name)
 
 
 def _to_ms(value: int | datetime, field: str) -> int:
@@ -219,23 +335,53 @@ def _to_ms(value: int | datetime, field: str) -> int:
     return ms
 
 
-def _to_amount(value: float | str) -> float:
+def _to_amount(value: float | str, decimals: int, max_amount: float) -> float:
+    """A positive amount with at most the currency's decimals, no larger than ``max_amount``.
+
+    Strings must be plain decimals (``"59.90"``): Python's ``float`` would also take ``"1_000"``,
+    ``"1e3"``, ``" 5"`` and other digits than ASCII ones.
+
+    >>> _to_amount("59.90", 2, 1e7), _to_amount(100.0, 0, 1e7), _to_amount(59.9, 2, 1e7)
+    (59.9, 100.0, 59.9)
+    >>> def reason(value):
+    ...     try:
+    ...         _to_amount(value, 2, 1e7)
+    ...     except InputError as err:
+    ...         return err.reason
+    >>> {reason(bad) for bad in ("1_000", "1e3", "12.345", ".5", "١٢", 1.7e308, 0.001, float("nan"))}
+    {'bad_amount'}
+    """
     if type(value) is str:
-        try:
-            value = float(value)
-        except ValueError:
-            raise InputError("bad_amount", f"amount {value!r} is not a decimal number") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise InputError("bad_amount", f"amount {value!r} must be a finite number > 0")
+        whole, dot, cents = value.partition(".")
+        if not (whole.isascii() and whole.isdigit() and (not dot or (cents.isascii() and cents.isdigit()))):
+            raise InputError("bad_amount", f"amount {value[:32]!r} is not a plain decimal like '59.90'")
+        if len(cents) > decimals:
+            raise InputError("bad_amount", f"amount {value[:32]!r} has more than {decimals} decimals")
+        value = float(value)
+    elif not 0 < value <= max_amount:  # also refuses NaN and infinity
+        raise InputError("bad_amount", f"amount {value!r} must be > 0 and at most {max_amount:g}")
+    else:
+        scaled = value * 10**decimals
+        if abs(scaled - round(scaled)) > 1e-6 * max(1.0, abs(scaled)):
+            raise InputError("bad_amount", f"amount {value!r} has more than {decimals} decimals")
+    if not 0 < value <= max_amount:
+        raise InputError("bad_amount", f"amount {value!r} must be > 0 and at most {max_amount:g}")
     return value  # type: ignore[return-value]
 
 
 def _dead_letter(raw: bytes, err: Exception) -> DeadLetter:
     if isinstance(err, InputError):
-        return DeadLetter(raw[:MAX_KEPT], err.reason, err.detail)
+        return DeadLetter.of(raw, err.reason, err.detail)
+    if isinstance(err, RecursionError):
+        return DeadLetter.of(raw, "too_deep", "JSON nested too deeply")
     if isinstance(err, UnicodeDecodeError):  # msgspec raises it for invalid UTF-8 inside a string
-        return DeadLetter(raw[:MAX_KEPT], "bad_encoding", str(err))
-    return DeadLetter(raw[:MAX_KEPT], _reason_of(raw, str(err)), str(err))
+        return DeadLetter.of(raw, "bad_encoding", str(err))
+    return DeadLetter.of(raw, _reason_of(raw, str(err)), str(err))
+
+
+_ID_PATHS: Final = tuple(
+    f"at `$.{f}`" for f in ("channel", "merchant_id", "order_id", "event_id", "error_code")
+)
 
 
 def _reason_of(raw: bytes, message: str) -> str:
@@ -260,6 +406,10 @@ def _reason_of(raw: bytes, message: str) -> str:
         return "bad_timestamp"
     if message.endswith("at `$.amount`"):
         return "bad_amount"
+    if message.endswith(_ID_PATHS):
+        return "bad_id"
+    if message.endswith("at `$.currency`"):
+        return "bad_currency"
     if message.startswith("Expected `object`"):
         return "not_object"
     if "at `$." in message:

@@ -5,10 +5,11 @@ wires the real ones and tests build one app per test. Reading endpoints allow an
 merchants' checkout pages fetch ``/api/status`` through ``/embed.js``; writing ones need the ops
 token and are not offered to browsers on other origins.
 
-Requests pass two plain ASGI layers before the routes see them, outermost first:
+Requests pass three plain ASGI layers before FastAPI sees them, outermost first:
+:class:`~statuspage.headers.SecurityHeaders` (on every response, a 500 included),
 :class:`~statuspage.limits.BodyLimit` (413 for a body over the limit) and
-:class:`~statuspage.auth.OpsGuard` (401 for a write without the ops token). Both answer from
-the headers alone, so an oversized or anonymous body is never read. A bad value in what
+:class:`~statuspage.auth.OpsGuard` (401 for a write without the ops token). The last two answer
+from the headers alone, so an oversized or anonymous body is never read. A bad value in what
 does get through is a 422 naming the field, never a 500.
 """
 
@@ -19,15 +20,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from paypulse.settings import StatusPageSettings
 from statuspage.auth import OpsGuard
 from statuspage.banner import Banner
+from statuspage.headers import SecurityHeaders
 from statuspage.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from statuspage.routes import ROUTERS
 from statuspage.routes.page import STATIC_DIR
 
 __all__ = ["create_app"]
+
+
+class _StatusApp(FastAPI):
+    """FastAPI with the security headers outside every other layer, so its own 500 page has them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -46,10 +56,10 @@ def create_app(
         raise ValueError(f"poll_seconds must be > 0 (got {poll_seconds})")
     if max_body_bytes < 0:
         raise ValueError(f"max_body_bytes must be >= 0 (got {max_body_bytes})")
-    app = FastAPI(
+    app = _StatusApp(
         title="PayPulse status",
         description="Whether payments work right now, for payers and merchants.",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI needs inline and CDN scripts, which the page's policy forbids
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

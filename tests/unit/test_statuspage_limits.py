@@ -22,6 +22,7 @@ from paypulse.clock import ManualClock
 from paypulse.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from statuspage.auth import OpsGuard, ops_refusal
+from statuspage.headers import SECURITY_HEADERS, SecurityHeaders
 from statuspage.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit, BodyTooLarge
 from statuspage.routes.override import MAX_MINUTES, OverrideIn
 
@@ -192,6 +193,15 @@ def test_writes_are_refused_while_no_token_is_configured() -> None:
     assert (status_of(sent), read, inner.called) == (403, 0, False)
 
 
+# -- SecurityHeaders -----------------------------------------------------------------------------
+
+
+def test_security_headers_are_added_to_a_bare_response() -> None:
+    sent, _ = run_asgi(SecurityHeaders(Recorder()), [b""])
+    names = {name.decode().lower(): value.decode() for name, value in sent[0]["headers"]}
+    assert names == {name.lower(): value for name, value in SECURITY_HEADERS.items()}
+
+
 # -- the whole app, in process -------------------------------------------------------------------
 
 
@@ -234,6 +244,23 @@ def test_app_refuses_a_negative_limit(tmp_path: Path) -> None:
     settings = StatusPageSettings(db=tmp_path / "banner.sqlite3")
     with pytest.raises(ValueError, match="max_body_bytes must be >= 0"):
         create_app(settings, Banner.from_settings(settings, ManualClock(T0)), max_body_bytes=-1)
+
+
+def test_app_puts_security_headers_on_its_own_500(app: Any) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    response = call(app, "GET", "/boom")
+    assert response.status_code == 500
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+
+
+def test_app_has_no_swagger_page_but_keeps_its_schema(app: Any) -> None:
+    assert call(app, "GET", "/api/docs").status_code == 404
+    schema = call(app, "GET", "/api/openapi.json").json()
+    assert "/api/override" in schema["paths"]
 
 
 # -- OverrideIn ----------------------------------------------------------------------------------
