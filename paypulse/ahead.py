@@ -1,103 +1,268 @@
-"""Events stamped far ahead of the stream: a sender's clock moved, not the stream.
+"""Stream time that follows the stream, not its outliers.
 
-The watermark follows the largest event time seen, so one event from a server whose clock runs
-a day fast would close every window up to tomorrow and make every later event "too late": the
-monitor would go blind. So an event more than ``max_ahead_ms`` ahead of the stream is parked
-instead of counted. The stream itself has moved on (a producer resumed after an outage, a replay
-skipped a quiet night) when the parked events number at least ``confirm`` and at least as many as
-the events counted since the first was parked: then they all go in, in time order. Parked events
-the stream catches up with go in as well. A lone sender with a wrong clock never gets that
-majority: its events leave as ``clock_ahead`` dead letters, oldest first, once more than
-``capacity`` wait, and at the end of input. Nothing is dropped silently either way.
+Windows close behind the largest event time counted, so a single event stamped minutes ahead
+(a sender whose clock runs fast, a buggy producer, a hostile line) would close every window up
+to it, and every valid event after it would arrive "too late": the monitor would go blind. This
+guard decides which events may move stream time, before anything is counted:
+
+* An event is **early** when it is more than ``step`` ahead of stream time. ``step`` follows the
+  stream's own pace: thirty mean spacings between arrivals (a gap the stream itself would make
+  about once in 10^13 arrivals), at least half the allowed lateness and at most ``max_ahead``.
+  A quiet night stream and a busy noon stream are judged by their own gaps.
+* An early event **waits**: it is held, not counted, and moves nothing. It goes in once stream
+  time comes within ``step`` of it: a clock a little fast just has its events counted when the
+  stream reaches them, in their own window, and nothing else is lost.
+* The stream **moved on** (a producer resumed after an outage, a replay skipped a quiet stretch)
+  when at least ``confirm`` early events have arrived since the oldest one waiting and they
+  outnumber the on-time arrivals of that time four to one. Then the bulk of them go in, in time
+  order. A burst of fewer than ``confirm`` lines from one wrong clock never gets there; neither
+  does a sender that is always ahead, because the rest of the stream outvotes it.
+* An event more than ``max_ahead`` ahead that ``confirm`` on-time arrivals have contradicted is
+  dead-lettered as ``clock_ahead``, as are the farthest-ahead ones beyond ``capacity`` and what
+  still waits unconfirmed at the end of input. Nothing is dropped silently.
+
+Until ``anchor`` events have arrived there is no stream time yet; the first ones are held and
+their median time becomes it, so a wrong clock in the very first line cannot set it either.
+
+Only event times are compared, so the decision is the same in a replay and live, and the order
+of what is counted is a pure function of the input.
 """
 
 from __future__ import annotations
 
-import math
+import heapq
 from typing import Any
 
 from paypulse.events import DeadLetter, Event, parse_line
 
 __all__ = ["AheadGuard"]
 
-_KEPT = 4096
+_GAP_FACTOR = 30  # step = this many mean spacings between arrivals
+_PACE_MEMORY = 256  # arrivals the pace estimate averages over
+_MAJORITY = 4  # early arrivals must outnumber on-time ones this many times to confirm a jump
+
+# A waiting event: (event time, arrival number, on-time arrivals counted when it arrived, event, raw);
+# the first two are unique together, so tuples never compare events
+_Waiting = tuple[int, int, int, Event, bytes]
+
+
+def _arrival(item: _Waiting) -> int:
+    return item[1]
 
 
 class AheadGuard:
-    """Parks events too far ahead of the stream until the stream confirms or reaches them.
+    """Holds events stamped ahead of the stream until the stream reaches or confirms them.
 
     >>> from paypulse.events import parse_line
-    >>> guard = AheadGuard(max_ahead_ms=600_000, confirm=2)
+    >>> guard = AheadGuard(lateness_ms=30_000, max_ahead_ms=600_000, confirm=5, anchor=1)
     >>> line = b'{"type":"complaint","ts":%d,"channel":"alipay"}'
-    >>> now, tomorrow = 1_767_225_600_000, 1_767_312_000_000
-    >>> guard.limit(now, []) == now + 600_000
-    True
-    >>> guard.park(parse_line(line % tomorrow), line % tomorrow)
-    >>> guard.settle(now, counted=100)      # one event ahead against 100 counted: a wrong clock
-    ([], [])
-    >>> [letter.reason for letter in guard.drain()]
-    ['clock_ahead']
+    >>> t0 = 1_767_225_600_000
+    >>> def batch(*seconds):
+    ...     raws = [line % (t0 + 1000 * s) for s in seconds]
+    ...     admitted, _raws, letters = guard.admit([parse_line(r) for r in raws], raws)
+    ...     return [(e.ts - t0) // 1000 for e in admitted], [d.reason for d in letters]
+    >>> batch(0, 1, 2, 540, 3)            # one line nine minutes ahead waits
+    ([0, 1, 2, 3], [])
+    >>> batch(*range(4, 12))              # the stream goes on, and is counted
+    ([4, 5, 6, 7, 8, 9, 10, 11], [])
+    >>> guard.stream_ms - t0, len(guard.waiting)
+    (11000, 1)
     """
 
-    def __init__(self, max_ahead_ms: int, confirm: int = 50, capacity: int = 10_000) -> None:
+    def __init__(
+        self,
+        lateness_ms: int,
+        max_ahead_ms: int,
+        confirm: int = 200,
+        capacity: int = 10_000,
+        anchor: int = 16,
+    ) -> None:
+        self.min_step_ms = lateness_ms // 2
         self.max_ahead_ms = max_ahead_ms
         self.confirm = confirm
         self.capacity = capacity
-        self.parked: list[tuple[Event, bytes]] = []  # in arrival order
-        self.counted_since = 0  # events counted since the oldest parked one arrived
+        self.anchor = anchor
+        self.stream_ms = -1  # stream time: the largest event time admitted; -1 before the anchor
+        self.pace_ms = 0.0  # mean advance of stream time per on-time arrival
+        self.waiting: list[_Waiting] = []  # a heap, earliest first
+        self.arrivals = 0  # every event the guard has seen
+        self.on_time = 0  # of those, the ones admitted on arrival
+        self.early_since = 0  # early arrivals since the waiting set was last empty
+        self.on_time_mark = 0  # self.on_time when the waiting set was last empty
+        self._pending: list[tuple[Event, bytes]] = []  # before the anchor
 
-    def limit(self, max_ts: int, events: list[Event]) -> float:
-        """Event times above this are parked. Before anything was counted, the batch's median
-        time stands for the stream, so a wrong clock in the very first batch is caught too."""
-        if max_ts >= 0:
-            return max_ts + self.max_ahead_ms
-        if not events:
-            return math.inf
-        times = sorted(event.ts for event in events)
-        return times[len(times) // 2] + self.max_ahead_ms
+    @property
+    def step_ms(self) -> float:
+        """How far ahead of stream time an event may be and still move it."""
+        return min(max(_GAP_FACTOR * self.pace_ms, self.min_step_ms), self.max_ahead_ms)
 
-    def park(self, event: Event, raw: bytes) -> None:
-        self.parked.append((event, raw))
+    # -- the batch path -------------------------------------------------------------------------
 
-    def settle(self, max_ts: int, counted: int) -> tuple[list[tuple[Event, bytes]], list[DeadLetter]]:
-        """After a batch that counted ``counted`` events: ``(events to count now, in time order,
-        dead letters)``."""
-        if not self.parked:
-            return [], []
-        self.counted_since += counted
-        if len(self.parked) >= self.confirm and len(self.parked) >= self.counted_since:
-            released, self.parked = self.parked, []  # the stream moved on
-        else:
-            limit = max_ts + self.max_ahead_ms
-            released = [p for p in self.parked if p[0].ts <= limit]
-            if released:
-                self.parked = [p for p in self.parked if p[0].ts > limit]
-        overflow = max(len(self.parked) - self.capacity, 0)
-        letters = [self._letter(raw) for _event, raw in self.parked[:overflow]]
-        del self.parked[:overflow]
-        if not self.parked:
-            self.counted_since = 0
-        return sorted(released, key=lambda p: p[0].ts), letters
+    def admit(
+        self, events: list[Event], raws: list[bytes]
+    ) -> tuple[list[Event], list[bytes], list[DeadLetter]]:
+        """The events to count now, in the order to count them, and the ones refused for good."""
+        if self.stream_ms < 0:
+            self._pending += zip(events, raws, strict=True)
+            if len(self._pending) < self.anchor:
+                return [], [], []
+            events, raws = self._start()
+        out_events: list[Event] = []
+        out_raws: list[bytes] = []
+        start_ms, start_on_time = self.stream_ms, self.on_time
+        stream = self.stream_ms
+        step = self.step_ms
+        waiting = self.waiting
+        for event, raw in zip(events, raws, strict=True):
+            ts = event.ts
+            self.arrivals += 1
+            if ts <= stream + step:
+                self.on_time += 1
+                out_events.append(event)
+                out_raws.append(raw)
+                if ts > stream:
+                    stream = ts
+                    if waiting and waiting[0][0] <= stream + step:
+                        stream = self._release_reached(stream, step, out_events, out_raws)
+                continue
+            if not waiting:
+                self.early_since, self.on_time_mark = 0, self.on_time
+            heapq.heappush(waiting, (ts, self.arrivals, self.on_time, event, raw))
+            self.early_since += 1
+            if self._jump_confirmed():
+                before = stream
+                stream = self._release_jump(out_events, out_raws, step)
+                stream = self._release_reached(stream, step, out_events, out_raws)
+                start_ms += stream - before  # a jump is not the stream's pace
+        self.stream_ms = stream
+        self._learn_pace(stream - start_ms, self.on_time - start_on_time)
+        return out_events, out_raws, self._refuse()
 
-    def drain(self) -> list[DeadLetter]:
-        """End of input: whatever still waits was never confirmed by the stream."""
-        letters = [self._letter(raw) for _event, raw in self.parked]
-        self.parked, self.counted_since = [], 0
-        return letters
+    def drain(self) -> tuple[list[Event], list[bytes], list[DeadLetter]]:
+        """End of input: the first events if there were fewer than ``anchor``; whatever still
+        waits was never confirmed by the stream (a jump needs ``confirm`` events even here, or a
+        burst of wrong clocks at the very end would pass)."""
+        out_events: list[Event] = []
+        out_raws: list[bytes] = []
+        letters: list[DeadLetter] = []
+        if self._pending:
+            events, raws = self._start()
+            out_events, out_raws, letters = self.admit(events, raws)
+        letters += [self._letter(item[4]) for item in sorted(self.waiting, key=_arrival)]
+        self.waiting = []
+        return out_events, out_raws, letters
 
-    def _letter(self, raw: bytes) -> DeadLetter:
-        return DeadLetter(
-            raw[:_KEPT],
-            "clock_ahead",
-            f"more than {self.max_ahead_ms // 1000} s ahead of the stream and not confirmed by it: "
-            "check the sender's clock",
+    # -- decisions ------------------------------------------------------------------------------
+
+    def _start(self) -> tuple[list[Event], list[bytes]]:
+        """Stream time begins at the median of the first events; their spread sets the pace."""
+        pending, self._pending = self._pending, []
+        times = sorted(event.ts for event, _raw in pending)
+        n = len(times)
+        self.stream_ms = times[n // 2]
+        if n >= 4:
+            self.pace_ms = (times[3 * n // 4] - times[n // 4]) / (n / 2)
+        return [e for e, _r in pending], [r for _e, r in pending]
+
+    def _jump_confirmed(self) -> bool:
+        return self.early_since >= self.confirm and self.early_since >= _MAJORITY * (
+            self.on_time - self.on_time_mark
         )
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "parked": [raw.decode("utf-8", "replace") for _e, raw in self.parked],
-                "counted_since": self.counted_since}  # fmt: skip
+    def _release_jump(self, out_events: list[Event], out_raws: list[bytes], step: float) -> int:
+        """The stream moved on: the waiting events go in up to the front of the run of them that
+        holds the median (no gap wider than ``step`` inside); a far outlier waiting at the same
+        time stays behind and is judged on its own."""
+        times = sorted(item[0] for item in self.waiting)
+        i = len(times) // 2
+        while i + 1 < len(times) and times[i + 1] - times[i] <= step:
+            i += 1
+        new_stream = times[i]
+        while self.waiting and self.waiting[0][0] <= new_stream:
+            item = heapq.heappop(self.waiting)
+            out_events.append(item[3])
+            out_raws.append(item[4])
+        self.early_since = len(self.waiting)
+        self.on_time_mark = self.on_time
+        return new_stream
 
-    def restore(self, state: dict[str, Any]) -> None:
-        raws = [text.encode() for text in state["parked"]]
-        self.parked = [(event, raw) for raw in raws if not isinstance(event := parse_line(raw), DeadLetter)]
-        self.counted_since = state["counted_since"]
+    def _release_reached(self, stream: int, step: float, out_events: list, out_raws: list) -> int:
+        """Waiting events the stream has come within ``step`` of go in, earliest first. The limit
+        is fixed before any goes in: a run of them must not carry stream time along with itself."""
+        waiting = self.waiting
+        limit = stream + step
+        while waiting and waiting[0][0] <= limit:
+            item = heapq.heappop(waiting)
+            out_events.append(item[3])
+            out_raws.append(item[4])
+            stream = max(stream, item[0])
+        if not waiting:
+            self.early_since = 0
+        return stream
+
+    def _refuse(self) -> list[DeadLetter]:
+        """Dead letters for contradicted far-ahead events and for the overflow beyond capacity."""
+        if not self.waiting:
+            return []
+        far = self.stream_ms + self.max_ahead_ms
+        refused = [i for i in self.waiting if i[0] > far and self.on_time - i[2] >= self.confirm]
+        overflow = len(self.waiting) - len(refused) - self.capacity
+        if overflow > 0:
+            gone = {item[1] for item in refused}
+            kept = sorted(i for i in self.waiting if i[1] not in gone)  # by time: the farthest go
+            refused += kept[-overflow:]
+        if not refused:
+            return []
+        gone = {item[1] for item in refused}
+        self.waiting = [item for item in self.waiting if item[1] not in gone]
+        heapq.heapify(self.waiting)
+        return [self._letter(item[4]) for item in sorted(refused, key=_arrival)]
+
+    def _learn_pace(self, advance_ms: int, arrivals: int) -> None:
+        if arrivals > 0:
+            weight = min(1.0, arrivals / _PACE_MEMORY)
+            self.pace_ms += (advance_ms / arrivals - self.pace_ms) * weight
+
+    def _letter(self, raw: bytes) -> DeadLetter:
+        return DeadLetter.of(
+            raw,
+            "clock_ahead",
+            f"ahead of the stream and never confirmed by it (kept only within "
+            f"{self.max_ahead_ms // 1000} s): check the sender's clock",
+        )
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "v": 2,
+            "stream_ms": self.stream_ms,
+            "pace_ms": self.pace_ms,
+            "waiting": [
+                [raw.decode("utf-8", "replace"), at, mark] for _ts, at, mark, _e, raw in self.waiting
+            ],
+            "pending": [raw.decode("utf-8", "replace") for _e, raw in self._pending],
+            "counters": [self.arrivals, self.on_time, self.early_since, self.on_time_mark],
+        }
+
+    def restore(self, state: dict[str, Any], stream_ms: int = -1) -> None:
+        """Load a snapshot; a version 1 one (parked lines only) takes ``stream_ms`` from the windows."""
+        if state.get("v") == 1:
+            waiting = [[text, 0, 0] for text in state["parked"]]
+            state = {"stream_ms": stream_ms, "pace_ms": 0.0, "pending": [], "waiting": waiting,
+                     "counters": [0, 0, 0, 0]}  # fmt: skip
+        self.stream_ms = state["stream_ms"]
+        self.pace_ms = state["pace_ms"]
+        self.arrivals, self.on_time, self.early_since, self.on_time_mark = state["counters"]
+        self.waiting = []
+        for text, at, mark in state["waiting"]:
+            raw = text.encode()
+            event = parse_line(raw)
+            if not isinstance(event, DeadLetter):
+                self.waiting.append((event.ts, at, mark, event, raw))
+        heapq.heapify(self.waiting)
+        self._pending = [
+            (event, raw)
+            for raw in (text.encode() for text in state["pending"])
+            if not isinstance(event := parse_line(raw), DeadLetter)
+        ]

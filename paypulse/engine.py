@@ -12,7 +12,6 @@ always give the same alerts.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from dataclasses import asdict
@@ -28,8 +27,9 @@ from paypulse.ahead import AheadGuard
 from paypulse.dedup import EventIdFilter
 from paypulse.engine_output import EngineOutput, EngineStats
 from paypulse.errors import StateError
-from paypulse.events import Callback, DeadLetter, Event, Payment, parse_batch
+from paypulse.events import Callback, DeadLetter, Event, EventLimits, Payment, parse_batch
 from paypulse.merchants import HeavyHitters, MerchantMinutes
+from paypulse.names import ChannelNames
 from paypulse.observation import Observation, add_observations
 from paypulse.settings import Settings
 from paypulse.stuck import StuckTracker
@@ -59,9 +59,11 @@ class Engine:
             w.max_pending_orders,
             overdue_ms=int(w.slow_callback.total_seconds() * 1000),
         )
-        self.ahead = AheadGuard(int(w.max_ahead.total_seconds() * 1000))
+        self.limits = EventLimits()
+        self.ahead = AheadGuard(lateness_ms, int(w.max_ahead.total_seconds() * 1000))
         self.ids = EventIdFilter(horizon_ms=2 * lateness_ms + 60_000, max_ids=_MAX_DEDUP_IDS)
         self.heavy = HeavyHitters(capacity=max(10 * w.top_merchants, 1))
+        self.names = ChannelNames()
         self.top_merchants = w.top_merchants
         self.merchant_minutes = MerchantMinutes()
         self.detectors: dict[Scope, list[Detector]] = {}
@@ -82,12 +84,10 @@ class Engine:
 
     def process(self, lines: list[bytes]) -> EngineOutput:
         """Take one batch of raw lines."""
-        events, raws, dead = parse_batch(lines)
-        counted = self._count_events(events, raws, dead, self.ahead.limit(self.windows.max_ts, events))
-        released, letters = self.ahead.settle(self.windows.max_ts, counted)
-        if released:  # parked events the stream confirmed or caught up with
-            self._count_events([e for e, _ in released], [r for _, r in released], dead, math.inf)
-        dead += letters
+        events, raws, dead = parse_batch(lines, self.limits)
+        events, raws, refused = self.ahead.admit(events, raws)
+        self._count_events(events, raws, dead)
+        dead += refused
         for letter in dead:
             self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
         out = EngineOutput()
@@ -97,33 +97,29 @@ class Engine:
         out.event_time_ms = self.windows.max_ts
         return out
 
-    def _count_events(
-        self, events: list[Event], raws: list[bytes], dead: list[DeadLetter], limit: float
-    ) -> int:
-        """Dedup, window, join and step every event; park those later than ``limit``. Returns
-        how many were counted."""
+    def _count_events(self, events: list[Event], raws: list[bytes], dead: list[DeadLetter]) -> None:
+        """Dedup, window, join and step every event, in the order given."""
         accepted = self.stats.accepted
         first = self.ids.first
         add = self.windows.add
         paid = self.stuck.paid
         processed = self.stuck.processed
         heavy_add = self.heavy.add
-        park = self.ahead.park
+        names = self.names.admitted.get
+        place = self.names.place
         steppers = self._steppers
         scoped = self._scoped_merchants
         slow_ms = self.windows.slow_callback_ms
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
-            if event.ts > limit:
-                park(event, raw)
-                continue
+            event.channel = names(event.channel) or place(event.channel)
             event_id = event.event_id
             if event_id is not None and not first(event_id, event.ts):
                 n_dup += 1
                 continue
             if not add(event):
                 dead.append(
-                    DeadLetter(raw[:4096], "too_late", "older than the watermark (max event time - lateness)")
+                    DeadLetter.of(raw, "too_late", "older than the watermark (stream time - lateness)")
                 )
                 continue
             kind = type(event)
@@ -160,16 +156,20 @@ class Engine:
         accepted["callback"] += n_cb
         accepted["complaint"] += n_complaint
         self.stats.duplicates += n_dup
-        return n_pay + n_cb + n_complaint
 
     def finish(self) -> EngineOutput:
         """End of input: close every open window and judge it (replays and tests)."""
-        out = self._close(self.windows.close_all)
+        events, raws, refused = self.ahead.drain()
+        out = EngineOutput()
+        if events:  # a jump the stream made just before it ended
+            self._count_events(events, raws, refused)
+            self._collect_sequential(out)
+        out.extend(self._close(self.windows.close_all))
         self._judge(self.merchant_minutes.flush(self.windows.tracked), out)
         flushed = self.lifecycle.flush()
         self._count_changes(flushed)
         out.alerts += flushed
-        out.dead_letters = self.ahead.drain()
+        out.dead_letters = refused
         for letter in out.dead_letters:
             self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
         out.event_time_ms = self.windows.max_ts
@@ -304,7 +304,10 @@ class Engine:
         """Once a minute: the heaviest merchants get their own scope, and a merchant with a firing
         alert keeps it until the alert resolves (it needs its windows for that); a dropped merchant
         leaves nothing behind: detectors, kept windows and exported scores go."""
-        firing = {scope.merchant_id for (_kind, scope) in self.lifecycle.firing if scope.merchant_id}
+        held = [scope for (_kind, scope) in self.lifecycle.firing]
+        for channel in self.names.review(self._channel_volumes(), {s.channel for s in held}):
+            self._forget_channel(channel)
+        firing = {scope.merchant_id for scope in held if scope.merchant_id}
         tracked = frozenset(self.heavy.top(self.top_merchants)) | firing
         self.windows.tracked = tracked
         for scope in [s for s in self.detectors if s.merchant_id is not None]:
@@ -319,6 +322,27 @@ class Engine:
             k: v for k, v in self.scores.items() if k[1].merchant_id in tracked or not k[1].merchant_id
         }
 
+    def _channel_volumes(self) -> dict[str, float]:
+        """Events per minute of each channel over its kept windows (the last five minutes)."""
+        per_minute = {}
+        for channel in self.windows.channels:
+            ring = self.history.get(Scope(channel), ())
+            events = sum(o.attempts + o.callbacks for o in ring)
+            per_minute[channel] = events * 60_000 / (self.width_ms * len(ring)) if ring else 0.0
+        return per_minute
+
+    def _forget_channel(self, channel: str) -> None:
+        """A channel that lost its place leaves nothing behind: its detectors, kept windows,
+        scores, counters and steppers go; what it still has in open windows is not judged."""
+        scope = Scope(channel)
+        self.detectors.pop(scope, None)
+        self.history = {s: ring for s, ring in self.history.items() if s.channel != channel}
+        self.scores = {k: v for k, v in self.scores.items() if k[1].channel != channel}
+        self.totals.pop(channel, None)
+        self.windows.channels.discard(channel)
+        for key in [k for k in self._steppers if k[0] == channel]:
+            del self._steppers[key]
+
     # -- recovery -------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -330,6 +354,7 @@ class Engine:
             "ids": self.ids.snapshot(),
             "ahead": self.ahead.snapshot(),
             "heavy": dict(self.heavy.counts),
+            "names": self.names.snapshot(),
             "merchant_minutes": self.merchant_minutes.snapshot(),
             "detectors": [
                 [scope.channel, scope.merchant_id, [d.snapshot() for d in detectors]]
@@ -347,8 +372,12 @@ class Engine:
         self.windows.restore(state["windows"])
         self.stuck.restore(state["stuck"])
         self.ids.restore(state["ids"])
-        self.ahead.restore(state["ahead"])
+        self.ahead.restore(state["ahead"], self.windows.max_ts)
         self.heavy.counts = dict(state["heavy"])
+        if "names" in state:  # snapshots before bounded names admitted every channel they saw
+            self.names.restore(state["names"])
+        else:
+            self.names.restore({"admitted": sorted(self.windows.channels)})
         self.merchant_minutes.restore(state["merchant_minutes"])
         for channel, merchant_id, snapshots in state["detectors"]:
             detectors = self._build(Scope(channel, merchant_id))
