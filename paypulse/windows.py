@@ -33,9 +33,7 @@ from paypulse.observation import Observation
 
 __all__ = ["ClosedWindow", "LeafKey", "Windows"]
 
-OTHER: Final = "other"  # channels beyond MAX_CHANNELS
 SKETCH_ACCURACY: Final = 0.01
-MAX_CHANNELS: Final = 32  # channels beyond this are pooled as "other" to bound label cardinality
 MAX_BUFFERED: Final = 4096  # latencies a window keeps per channel before folding them into a sketch
 _MAPPING: Final = LogarithmicMapping(SKETCH_ACCURACY)  # the one DDSketch(SKETCH_ACCURACY) uses
 _QUANTILES: Final = (0.5, 0.95, 0.99)
@@ -129,10 +127,8 @@ class Windows:
         window = self._open.get(w)
         if window is None:
             window = self._open[w] = ({}, {}, {})
-        channel = event.channel
+        channel = event.channel  # one of a bounded set: the engine admits names (paypulse.names)
         if channel not in self.channels:
-            if len(self.channels) >= MAX_CHANNELS:
-                channel = OTHER
             self.channels.add(channel)
         acc = window[0].get(channel)
         if acc is None:
