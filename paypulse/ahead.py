@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from paypulse.events import DeadLetter, Event, parse_line
+from paypulse.events import DEFAULT_LIMITS, DeadLetter, Event, EventLimits, parse_line
 
 __all__ = ["AheadGuard"]
 
@@ -245,8 +245,11 @@ class AheadGuard:
             "counters": [self.arrivals, self.on_time, self.early_since, self.on_time_mark],
         }
 
-    def restore(self, state: dict[str, Any], stream_ms: int = -1) -> None:
-        """Load a snapshot; a version 1 one (parked lines only) takes ``stream_ms`` from the windows."""
+    def restore(
+        self, state: dict[str, Any], stream_ms: int = -1, limits: EventLimits = DEFAULT_LIMITS
+    ) -> None:
+        """Load a snapshot; a version 1 one (parked lines only) takes ``stream_ms`` from the windows.
+        The lines are parsed again under ``limits``, the ones they were accepted under."""
         if state.get("v") == 1:
             waiting = [[text, 0, 0] for text in state["parked"]]
             state = {"stream_ms": stream_ms, "pace_ms": 0.0, "pending": [], "waiting": waiting,
@@ -257,12 +260,12 @@ class AheadGuard:
         self.waiting = []
         for text, at, mark in state["waiting"]:
             raw = text.encode()
-            event = parse_line(raw)
+            event = parse_line(raw, limits)
             if not isinstance(event, DeadLetter):
                 self.waiting.append((event.ts, at, mark, event, raw))
         heapq.heapify(self.waiting)
         self._pending = [
             (event, raw)
             for raw in (text.encode() for text in state["pending"])
-            if not isinstance(event := parse_line(raw), DeadLetter)
+            if not isinstance(event := parse_line(raw, limits), DeadLetter)
         ]

@@ -59,7 +59,7 @@ class Engine:
             w.max_pending_orders,
             overdue_ms=int(w.slow_callback.total_seconds() * 1000),
         )
-        self.limits = EventLimits()
+        self.limits = EventLimits(max_amount=settings.events.max_amount)
         self.ahead = AheadGuard(lateness_ms, int(w.max_ahead.total_seconds() * 1000))
         self.ids = EventIdFilter(horizon_ms=2 * lateness_ms + 60_000, max_ids=_MAX_DEDUP_IDS)
         self.heavy = HeavyHitters(capacity=max(10 * w.top_merchants, 1))
@@ -372,7 +372,7 @@ class Engine:
         self.windows.restore(state["windows"])
         self.stuck.restore(state["stuck"])
         self.ids.restore(state["ids"])
-        self.ahead.restore(state["ahead"], self.windows.max_ts)
+        self.ahead.restore(state["ahead"], self.windows.max_ts, self.limits)
         self.heavy.counts = dict(state["heavy"])
         if "names" in state:  # snapshots before bounded names admitted every channel they saw
             self.names.restore(state["names"])

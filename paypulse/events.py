@@ -32,6 +32,7 @@ from paypulse.errors import InputError
 
 __all__ = [
     "COMPLAINT_CATEGORIES",
+    "DEFAULT_LIMITS",
     "MAX_KEPT",
     "MAX_LINE_BYTES",
     "Callback",

@@ -39,6 +39,7 @@ from paypulse.errors import ConfigError
 __all__ = [
     "AlertingSettings",
     "DetectorSettings",
+    "EventSettings",
     "MetricsSettings",
     "RouteSettings",
     "Settings",
@@ -89,6 +90,15 @@ class SourceSettings(Section):
     )
 
 
+class EventSettings(Section):
+    max_amount: float = Field(
+        10_000_000.0,
+        gt=0,
+        le=1e12,
+        description="largest plausible payment, in the currency's major unit; above it a line is bad_amount",
+    )
+
+
 class WindowSettings(Section):
     width: Duration = Field(
         timedelta(seconds=10), ge=timedelta(seconds=1), le=_HOUR, description="tumbling event-time window"
@@ -103,7 +113,7 @@ class WindowSettings(Section):
         timedelta(minutes=10),
         gt=_ZERO,
         le=_DAY,
-        description="events further ahead of the stream wait for it to confirm them (a sender's clock)",
+        description="an event this far ahead of the stream that the stream contradicts is clock_ahead",
     )
     top_merchants: int = Field(
         200, ge=0, le=10_000, description="merchants tracked one by one; the rest are pooled as 'other'"
@@ -268,6 +278,7 @@ class Settings(BaseSettings):
 
     dead_letter: Path = Field(Path("var/dead-letter.jsonl"), description="rejected lines and reasons")
     source: SourceSettings = SourceSettings()
+    events: EventSettings = EventSettings()
     windows: WindowSettings = WindowSettings()
     detectors: DetectorSettings = DetectorSettings()
     alerting: AlertingSettings = AlertingSettings()
