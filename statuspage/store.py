@@ -4,7 +4,7 @@ The store knows plain data only (a JSON snapshot and transition rows); :mod:`sta
 gives them meaning. One connection serves every thread (``check_same_thread=False`` behind a
 lock), because the dataflow thread writes while the web server thread reads. Writes run in
 ``BEGIN IMMEDIATE`` transactions and :meth:`BannerStore.changed_elsewhere` reads SQLite's
-``data_version``, so a second process on the same file (``paypulse serve`` beside ``paypulse run``)
+``data_version``, so a second process on the same file (``paypulse statuspage`` beside ``paypulse run``)
 sees every change without polling the tables.
 
 >>> store = BannerStore(":memory:", keep=2)
