@@ -7,20 +7,27 @@ test instead of silently emptying a panel or muting an alert.
 Label value conventions: ``"all"`` is the aggregate over that label (``merchant="all"`` is the
 whole channel), ``"other"`` pools the merchants beyond the tracked top-K, so label sets stay
 bounded. Window gauges come from the last closed 1-minute roll-up, in event time.
+
+A closed label's values are not written here but taken from the code that produces them (the
+dead-letter reasons, the alert kinds, severities and statuses, the delivery outcomes), so a rule
+or a board that matches a value the exporter never emits fails a test
+(``tests/unit/test_metric_labels_agree.py``) instead of silently matching nothing.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
-from alerting.model import KINDS
+from alerting.delivery.dispatcher import OUTCOMES
+from alerting.model import KINDS, Severity, Status
 from paypulse.errors import REJECT_REASONS
 from paypulse.events import COMPLAINT_CATEGORIES
 
 __all__ = [
     "METRICS",
+    "SCORE_ONLY_KINDS",
     "Metric",
     "MetricType",
     "by_name",
@@ -32,6 +39,11 @@ __all__ = [
 MetricType = Literal["counter", "gauge", "histogram"]
 
 _SCOPE = ("channel", "merchant")
+
+#: Detectors whose score is exported for dashboards but never alerts (River's model over the
+#: success rate, ``detectors/suite.py``): ``paypulse_detector_score{kind}`` has these besides
+#: :data:`~alerting.model.KINDS`.
+SCORE_ONLY_KINDS: Final = ("success_rate_anomaly",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,28 +178,28 @@ METRICS: Final[tuple[Metric, ...]] = (
         "gauge",
         "Detector score in [0, 1]; higher is more abnormal.",
         ("kind", *_SCOPE),
-        (("kind", KINDS),),
+        (("kind", (*KINDS, *SCORE_ONLY_KINDS)),),
     ),
     Metric(
         "paypulse_alerts_firing",
         "gauge",
         "1 while an alert of this kind and scope is firing.",
         ("kind", *_SCOPE, "severity"),
-        (("kind", KINDS), ("severity", ("critical", "warning", "info"))),
+        (("kind", KINDS), ("severity", get_args(Severity))),
     ),
     Metric(
         "paypulse_alerts_total",
         "counter",
         "Alert state changes, by kind and status.",
         ("kind", "status"),
-        (("kind", KINDS), ("status", ("firing", "resolved"))),
+        (("kind", KINDS), ("status", get_args(Status))),
     ),
     Metric(
         "paypulse_notifications_total",
         "counter",
         "Notification attempts, by route and outcome.",
         ("route", "outcome"),
-        (("outcome", ("sent", "retry", "parked")),),
+        (("outcome", OUTCOMES),),
     ),
     Metric("paypulse_outbox_pending", "gauge", "Notifications waiting in the outbox."),
     # Status page banner.

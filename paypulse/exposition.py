@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from alerting.delivery.dispatcher import OUTCOMES
 from alerting.model import Scope
 from paypulse.engine import Engine
 from paypulse.events import COMPLAINT_CATEGORIES
@@ -226,7 +227,7 @@ class EngineCollector(Collector):
         sent = CounterMetricFamily(
             "paypulse_notifications", "Notification attempts.", labels=["route", "outcome"]
         )
-        for outcome in ("delivered", "retry", "parked"):
+        for outcome in OUTCOMES:
             for route, n in sorted(stats.get(outcome, {}).items()):
                 sent.add_metric([route, outcome], n)
         yield sent

@@ -61,7 +61,7 @@ def test_catalogue_names_are_unique_and_follow_naming_rules() -> None:
 def test_catalogue_closed_label_values_come_from_the_core() -> None:
     assert "too_late" in by_name("paypulse_events_rejected_total").values_of("reason")
     assert by_name("paypulse_detector_score").values_of("kind")[0] == "success_rate_drop"
-    assert by_name("paypulse_notifications_total").values_of("outcome") == ("sent", "retry", "parked")
+    assert by_name("paypulse_notifications_total").values_of("outcome") == ("delivered", "retry", "parked")
     assert by_name("paypulse_success_ratio").labels == ("channel", "merchant")
 
 
