@@ -3,7 +3,13 @@
 Loaded once at start-up by the CLI (:func:`load_settings`) and passed down as an argument;
 nothing reads settings at import time, so tests build ``Settings(...)`` directly. Every
 section forbids unknown keys, so a typo is an error that names the field, not a silent default.
-Environment variables beat the file: ``PAYPULSE_DETECTORS__MIN_ATTEMPTS=50``.
+Environment variables beat the file: ``PAYPULSE_DETECTORS__MIN_ATTEMPTS=50``; a ``PAYPULSE_*``
+variable that names no setting is an error too, suggesting the nearest name.
+
+Every duration is read by :func:`paypulse.durations.parse_duration` and every duration and count
+has a range. A :class:`ConfigError` names the field, the value as written, where it was set
+(``in paypulse.toml``, ``from environment variable PAYPULSE_WINDOWS__LATENESS``, ``from the
+command line``) and the fix; :meth:`Settings.origin` keeps that for later checks (output paths).
 """
 
 from __future__ import annotations
