@@ -45,7 +45,8 @@ def main() -> None:
         ours = _ours(err)
         if ours is None:
             raise
-        typer.secho(f"paypulse: {ours}", err=True, fg=typer.colors.RED)
+        for line in str(ours).splitlines():  # several wrong settings: one line each
+            typer.secho(f"paypulse: {line}", err=True, fg=typer.colors.RED)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)  # `typer.Exit(n)` comes back as n
 

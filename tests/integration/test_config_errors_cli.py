@@ -137,6 +137,17 @@ def unreadable(tmp_path: Path) -> Iterator[Path]:
     sock.close()
 
 
+def test_several_wrong_settings_are_one_line_each(tmp_path: Path) -> None:
+    (tmp_path / "paypulse.toml").write_text('[statuspage]\nhold = -60\nmessage = ""\n')
+    done = paypulse("run", "--config", "paypulse.toml", cwd=tmp_path)
+    assert (done.returncode, "Traceback" in done.stderr) == (2, False)
+    assert done.stderr.splitlines() == [
+        "paypulse: invalid setting statuspage.hold = -60 in paypulse.toml: -60 is not a duration: "
+        "durations cannot be negative; it must be at least 0s and at most 1d",
+        "paypulse: invalid setting statuspage.message = '' in paypulse.toml: must not be blank",
+    ]
+
+
 def test_a_directory_as_config_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     line = one_clear_line(paypulse("run", "--config", "conf", cwd=tmp_path))
