@@ -14,6 +14,9 @@ import math
 from collections import deque
 from typing import Any
 
+from scipy.special import ndtri
+
+from detectors.budget import AlarmBudget
 from detectors.guards import Hysteresis
 from detectors.protocol import Observation, Verdict
 from detectors.seasonal import SeasonalProfile
@@ -28,7 +31,7 @@ class AmountDetector:
         self,
         *,
         ratio: float = 0.3,
-        z_limit: float = 6.0,
+        budget: AlarmBudget | None = None,
         min_payments: int = 30,
         span: int = 6,
         fire_after: int = 2,
@@ -38,7 +41,8 @@ class AmountDetector:
         seasonal: SeasonalProfile | None = None,
     ) -> None:
         self.ratio = ratio
-        self.z_limit = z_limit
+        self.budget = budget or AlarmBudget()
+        self._z_limits: tuple[float, int, float] = (0.0, 0, 6.0)  # (significance, width, z) last used
         self.min_payments = min_payments
         self.span = span
         self.warmup_ms = warmup_ms
@@ -62,6 +66,7 @@ class AmountDetector:
         trailing = self.s1 / self.n
         sigma = math.sqrt(max(self.s2 / self.n - trailing * trailing, 1e-6))
         warm = self.learned_ms >= self.warmup_ms
+        z_limit = self.z_limit(obs.end_ms - obs.start_ms)
         current = (obs.attempts, obs.log_amount_sum, obs.log_amount_sq_sum, self._usual(obs))
         best = (False, 0.0, math.exp(trailing), 0.0)
         for span in (self.span, 3 * self.span):
@@ -75,12 +80,22 @@ class AmountDetector:
             bad = (
                 warm
                 and n >= self.min_payments
-                and z > self.z_limit
+                and z > z_limit
                 and abs(math.exp(mean - mu) - 1) > self.ratio
             )
             if (bad, z) > (best[0], best[3]):
                 best = (bad, math.exp(mean), math.exp(mu), z)
         return best
+
+    def z_limit(self, width_ms: int) -> float:
+        """Standard errors a shift must pass: the two-sided normal quantile of this test's share
+        of the false-alarm budget (about 5.6 for a typical shop at 10-second windows)."""
+        significance = self.budget.significance(width_ms)
+        last_sig, last_width, z = self._z_limits
+        if (significance, width_ms) != (last_sig, last_width):
+            z = float(-ndtri(significance / 2))
+            self._z_limits = (significance, width_ms, z)
+        return z
 
     def _usual(self, obs: Observation) -> float | None:
         return None if self.profile is None else self.profile.expected(obs.start_ms)
@@ -95,7 +110,7 @@ class AmountDetector:
 
     def assess(self, obs: Observation) -> tuple[float, bool]:
         bad, _observed, _expected, z = self._judge(obs)
-        return min(z / (2 * self.z_limit), 1.0), self.hysteresis.peek(bad)
+        return min(z / (2 * self.z_limit(obs.end_ms - obs.start_ms)), 1.0), self.hysteresis.peek(bad)
 
     def score(self, obs: Observation) -> Verdict:
         bad, observed, expected, z = self._judge(obs)
@@ -103,7 +118,7 @@ class AmountDetector:
         started = self.bad_since_ms if self.bad_since_ms is not None else obs.start_ms
         return Verdict(
             kind=self.kind,
-            score=min(z / (2 * self.z_limit), 1.0),
+            score=min(z / (2 * self.z_limit(obs.end_ms - obs.start_ms)), 1.0),
             firing=firing,
             started_at_ms=started if firing else None,
             value=observed,

@@ -22,7 +22,9 @@ class AnyOf:
 
     Parts may measure different things (the p95 latency in seconds, the share of late callbacks);
     an alert shows one value against its baseline, so ``measure`` names the part whose value and
-    baseline every verdict carries, and the reason says which part fired and why.
+    baseline a verdict carries while it fires or none fires. When another part fires, the verdict
+    carries that part's own value and baseline, named in ``Verdict.measure``: a p95 of 0 s
+    against a 30 s limit must not be what an alert about late callbacks shows.
     """
 
     def __init__(self, kind: str, parts: dict[str, Detector], measure: str | None = None) -> None:
@@ -37,10 +39,12 @@ class AnyOf:
         firing = [(label, v) for label, v in verdicts if v.firing]
         label, verdict = max(firing or verdicts, key=lambda lv: lv[1].score)
         verdict = verdict._replace(kind=self.kind, reason=f"{label}: {verdict.reason}")
-        if self.measure is not None and label != self.measure:
-            shown = dict(verdicts)[self.measure]
-            verdict = verdict._replace(value=shown.value, baseline=shown.baseline)
-        return verdict
+        if self.measure is None or label == self.measure:
+            return verdict
+        if firing:
+            return verdict._replace(measure=label)
+        shown = dict(verdicts)[self.measure]
+        return verdict._replace(value=shown.value, baseline=shown.baseline)
 
     def assess(self, obs: Observation) -> tuple[float, bool]:
         """The score ``score`` would report: the highest firing part's, else the highest overall."""

@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple
 
 from scipy.special import pdtr, pdtrc
 
+from detectors.budget import AlarmBudget
 from detectors.guards import Hysteresis
 from detectors.protocol import Observation, Verdict
 from detectors.seasonal import SeasonalProfile
@@ -62,7 +63,7 @@ class CountDetector:
         span: int = 6,
         ratio: float = 2.0,
         min_count: int = 5,
-        significance: float = 1e-6,
+        budget: AlarmBudget | None = None,
         floor_per_window: float = 0.0,
         fire_after: int = 2,
         resolve_after: int = 6,
@@ -70,7 +71,7 @@ class CountDetector:
         half_life_ms: int = 1_800_000,
         dispersion: float = 1.0,
         seasonal: SeasonalProfile | None = None,
-        long_span: int | None = None,
+        longer: tuple[int, ...] = (),
     ) -> None:
         self.kind = kind
         # variance / mean of the counts: payments come in bursts (a big merchant's batch, a
@@ -79,12 +80,13 @@ class CountDetector:
         self.count = count
         self.direction = direction
         self.span = span  # windows in the trailing sum (6 x 10 s = one minute)
-        # also judged over this many windows, the more telling of the two winning: a busy scope's
-        # outage shows within the short span, a quiet one's needs the long span's payments
-        self.spans = (span,) if long_span is None else (span, long_span)
+        # also judged over these longer spans, the most telling winning: a busy scope's outage
+        # shows within the short span, a quiet one's needs the long spans' payments, and a rare
+        # count (complaints) is judged on its rate over as long as its evidence needs
+        self.spans = (span, *longer)
         self.ratio = ratio  # "up": observed >= ratio x expected; "down": observed <= expected / ratio
-        self.min_count = min_count  # "up": at least this many; "down": at least this many expected
-        self.significance = significance
+        self.min_count = min_count  # over the span: "up" at least this many, "down" this many expected
+        self.budget = budget or AlarmBudget()
         self.floor_per_window = floor_per_window  # prior rate, so a zero baseline cannot make 1 an anomaly
         self.warmup_ms = warmup_ms
         self.half_life_ms = half_life_ms
@@ -141,6 +143,7 @@ class CountDetector:
     def _compute_judge(self, obs: Observation) -> _Judgement:
         best = None
         count = self.count(obs)
+        significance = self.budget.significance(obs.end_ms - obs.start_ms)
         for span in self.spans:
             recent = list(self.recent)[max(len(self.recent) - span + 1, 0) :] if span > 1 else []
             windows = len(recent) + 1
@@ -150,8 +153,8 @@ class CountDetector:
             if self.learned_ms >= self.warmup_ms and expected > 0:
                 material, p = self._test(observed, expected, self.direction)
                 if material:
-                    score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(self.significance))
-                    judgement = _Judgement(p < self.significance, observed, expected, score, windows)
+                    score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(significance))
+                    judgement = _Judgement(p < significance, observed, expected, score, windows)
             if best is None or (judgement.bad, judgement.score) > (best.bad, best.score):
                 best = judgement
         return best  # type: ignore[return-value]
@@ -167,14 +170,14 @@ class CountDetector:
             return False, 1.0
         return True, poisson_tail(round(observed / self.dispersion), expected / self.dispersion, direction)
 
-    def _abnormal_the_other_way(self, observed: float, expected: float) -> bool:
+    def _abnormal_the_other_way(self, observed: float, expected: float, width_ms: int) -> bool:
         """A spike seen by a drop test (or the reverse): not this test's alarm, but not normal
         either, so it is not learned: a three-hour promotion must not make the hour after it
         look like an outage."""
         if self.learned_ms < self.warmup_ms or expected <= 0:
             return False
         material, p = self._test(observed, expected, "down" if self.direction == "up" else "up")
-        return material and p < self.significance
+        return material and p < self.budget.significance(width_ms)
 
     def assess(self, obs: Observation) -> tuple[float, bool]:
         judgement = self._judge(obs)
@@ -213,11 +216,11 @@ class CountDetector:
         usual = self._usual(obs)
         self.recent.append(count)
         self.recent_usual.append(usual)
-        quiet = not firing and not bad and not self._abnormal_the_other_way(observed, expected)
+        width = obs.end_ms - obs.start_ms
+        quiet = not firing and not bad and not self._abnormal_the_other_way(observed, expected, width)
         if self.profile is not None:
             self.profile.learn(obs.start_ms, count, clean=quiet)
         if quiet:
-            width = obs.end_ms - obs.start_ms
             self.learned_ms += width
             decay = 0.5 ** (width / self.half_life_ms)
             if self.learned_ms <= self.warmup_ms:  # a plain average first: no single window seeds it

@@ -29,6 +29,7 @@ class Verdict(NamedTuple):
     value: float  # what was measured (rate, seconds, count per minute)
     baseline: float  # what was expected
     reason: str  # "cusum 8.4 > 8.0 after 212 payments", shown to on-call
+    measure: str = ""  # what ``value`` measures when not the kind's usual quantity ("late share")
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from detectors.budget import AlarmBudget
 from detectors.protocol import Observation, Verdict
 from detectors.seasonal import SeasonalProfile
 
@@ -27,6 +28,7 @@ __all__ = ["SequentialRateDetector", "alarm_threshold", "baseline_rate"]
 _SEASONAL_MIN_OUTCOMES = 5_000  # per hour of the day: 150 failures at 3%
 _MIN_RATE = 0.002
 _MAX_RATE = 0.6
+_BASELINE_Z = 2.0  # the baseline is taken this many standard errors on the bad side of its estimate
 
 
 def baseline_rate(ew_bad: float, ew_total: float, prior_rate: float, prior_weight: float) -> float:
@@ -53,11 +55,17 @@ def alarm_threshold(rate_per_ms: float, false_alarm_days: float) -> float:
 
 
 class _Cusum:
-    """One CUSUM of a degraded rate against the baseline, with its current run."""
+    """One CUSUM of a degraded rate against the baseline, with its current run.
 
-    __slots__ = ("llr_bad", "llr_good", "run_bad", "run_start_ms", "run_total", "s")
+    A run may not reach back further than ``max_run_ms``: evidence that took longer than that to
+    gather is a slow drift of the normal rate (a merchant's mix, the time of day), not an
+    incident, so an older run starts again from the outcome at hand.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("llr_bad", "llr_good", "max_run_ms", "run_bad", "run_start_ms", "run_total", "s")
+
+    def __init__(self, max_run_ms: int = 3_600_000) -> None:
+        self.max_run_ms = max_run_ms
         self.s = 0.0
         self.llr_bad = 0.0
         self.llr_good = 0.0
@@ -66,6 +74,9 @@ class _Cusum:
         self.run_bad = 0
 
     def add(self, bad: bool, ts_ms: int) -> float:
+        start = self.run_start_ms
+        if start is not None and ts_ms - start > self.max_run_ms:
+            self.reset()
         s = self.s + (self.llr_bad if bad else self.llr_good)
         if s <= 0.0:
             if self.s:
@@ -97,15 +108,21 @@ class SequentialRateDetector:
 
     ``stream`` says which events the engine steps it with: ``"payments"`` or ``"callbacks"``.
     The baseline bad rate ``q0`` is an exponentially weighted ratio of window counts, shrunk
-    toward ``prior_rate`` while history is short, frozen while firing and learned four times
-    slower while suspicious (a CUSUM above half its threshold).
+    toward ``prior_rate`` while history is short, and frozen while firing or suspicious (a CUSUM
+    above half its threshold); a run older than ``max_onset_ms`` starts again, so a slow drift
+    of the normal rate is learned, not paged. The tests compare against that
+    baseline only as far as it is known: they are tuned two standard errors above it (``z``),
+    so a merchant seen for 1,000 payments, whose rate is known to about a point, is not paged
+    for a "drop" of a point that is only its own normal, while a channel seen for a million
+    payments is judged against its baseline almost exactly.
 
     A CUSUM is fastest for the shift it is tuned for and slow for others: tuned for 5 points it
     almost never sees a 2-point drop, and it spends a 20-point one at half speed. So two run side
     by side, tuned for ``rise`` and ``4 x rise``; each keeps at least ~80% of the optimal speed
     over the range between, for ``ln 2`` more threshold. ``h = ln(ARL) + ln 2`` with ARL the
-    outcomes in ``false_alarm_days``. Recovery is the mirrored CUSUM of the small-drop test,
-    crossing ``ln(resolve_arl)``: the rate must be back near normal, not merely below 4x rise.
+    outcomes between the false alarms its share of the deployment's ``budget`` allows. Recovery
+    is the mirrored CUSUM of the small-drop test, crossing ``ln(resolve_arl)``: the rate must be
+    back near normal, not merely below 4x rise.
     """
 
     def __init__(
@@ -115,22 +132,23 @@ class SequentialRateDetector:
         outcomes: Callable[[Observation], tuple[int, int]],
         *,
         rise: float = 0.03,
-        false_alarm_days: float = 30.0,
+        budget: AlarmBudget | None = None,
         min_total: int = 30,
         min_bad: int = 10,
         warmup_ms: int = 600_000,
         half_life_ms: int = 1_800_000,
         resolve_arl: float = 1000.0,
         prior_rate: float = 0.05,
-        prior_weight: float = 200.0,
+        prior_weight: float = 50.0,
         invert_value: bool = False,
         seasonal: SeasonalProfile | None = None,
+        max_onset_ms: int = 3_600_000,
     ) -> None:
         self.kind = kind
         self.stream = stream
         self.outcomes = outcomes
         self.rise = rise
-        self.false_alarm_days = false_alarm_days
+        self.budget = budget or AlarmBudget()
         self.min_total = min_total
         self.min_bad = min_bad
         self.warmup_ms = warmup_ms
@@ -152,8 +170,8 @@ class SequentialRateDetector:
         self.armed = False
         self.h = math.inf
         # the sequential state: a small-shift and a large-shift test
-        self.small = _Cusum()
-        self.large = _Cusum()
+        self.small = _Cusum(max_onset_ms)
+        self.large = _Cusum(max_onset_ms)
         self.fired: _Cusum | None = None  # the test that fired, while firing
         self.r = 0.0
         self.firing = False
@@ -266,21 +284,21 @@ class SequentialRateDetector:
             self.first_ms = obs.start_ms
         decay = 0.5 ** (width / self.half_life_ms)
         self.rate_per_ms = decay * self.rate_per_ms + (1 - decay) * total / width
-        suspicious = self.s > self.h / 2
-        if not self.firing:
-            # suspicious (a test above half its threshold): learn at a quarter speed, so a slow
-            # drift of the normal rate (merchant mix, time of day) is absorbed while a real
-            # incident, which crosses within minutes, is not
-            learn_decay = 0.5 ** (width / (4 * self.half_life_ms)) if suspicious else decay
-            self.ew_total = learn_decay * self.ew_total + total
-            self.ew_bad = learn_decay * self.ew_bad + bad
-        self._learn_seasonal(obs, total, bad, not self.firing and not suspicious, decay)
+        # suspicious (a test above half its threshold): not learned either, or a small scope would
+        # take a developing incident into its baseline within minutes; a slow drift of the normal
+        # rate is learned once its run passes max_onset and starts again
+        quiet = not self.firing and self.s <= self.h / 2
+        if quiet:
+            self.ew_total = decay * self.ew_total + total
+            self.ew_bad = decay * self.ew_bad + bad
+        self._learn_seasonal(obs, total, bad, quiet, decay)
         self.armed = obs.end_ms - self.first_ms >= self.warmup_ms
         if not self.firing:  # the firing test keeps its tuning until it recovers
             q0 = self.q0
+            q0 = min(q0 + _BASELINE_Z * math.sqrt(q0 * (1 - q0) / (self.ew_total + self.prior_weight)), 0.9)
             self.small.tune(q0, min(q0 + self.rise, 0.95))
             self.large.tune(q0, min(q0 + 4 * self.rise, 0.95))
-        self.h = alarm_threshold(self.rate_per_ms, self.false_alarm_days) + math.log(2)
+        self.h = alarm_threshold(self.rate_per_ms, self.budget.days_between_false_alarms) + math.log(2)
         self._rest()
 
     _STATE = ("first_ms", "ew_total", "ew_bad", "rate_per_ms", "armed", "r", "firing", "level", "usual_q0")

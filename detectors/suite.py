@@ -16,6 +16,7 @@ from collections.abc import Callable
 from alerting.model import Scope
 from detectors.amount import AmountDetector
 from detectors.any_of import AnyOf
+from detectors.budget import AlarmBudget
 from detectors.counts import CountDetector
 from detectors.latency import LatencyDetector
 from detectors.protocol import Detector, Observation
@@ -39,11 +40,17 @@ _COMPLAINTS: dict[str, Callable[[Observation], float]] = {
 }
 
 
-def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[Detector]:
-    """A fresh detector set for ``scope``; merchants are fed 1-minute observations."""
+def build_detectors(
+    scope: Scope, s: DetectorSettings, window_ms: int, budget: AlarmBudget | None = None
+) -> list[Detector]:
+    """A fresh detector set for ``scope``; merchants are fed 1-minute observations. Every test
+    draws its false-alarm rate from ``budget``, the deployment's (the engine keeps its count of
+    live tests current)."""
     merchant = scope.merchant_id is not None
     span = 1 if merchant else max(60_000 // window_ms, 1)
+    budget = budget or AlarmBudget(s.false_pages_per_week)
     warmup_ms = int(s.warmup.total_seconds() * 1000)
+    max_onset_ms = int(s.max_onset.total_seconds() * 1000)
     common = {"fire_after": s.fire_after, "resolve_after": s.resolve_after}
     rates = (
         (
@@ -67,7 +74,8 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
     for kind, stream, outcomes, rise, min_total, extra in rates:
         common_rate = {
             "rise": rise,
-            "false_alarm_days": s.false_alarm_days,
+            "budget": budget,
+            "max_onset_ms": max_onset_ms,
             "min_total": min_total,
             "min_bad": s.min_failures,
             "warmup_ms": warmup_ms,
@@ -83,9 +91,10 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             lambda o: o.overdue,
             "up",
             span=5 if merchant else span,  # a small merchant's stuck orders add up over minutes
+            longer=(15,) if merchant else (5 * span, 15 * span),  # judged on their rate, not a minute
             ratio=3.0,
             min_count=s.stuck_min,
-            significance=s.significance,
+            budget=budget,
             floor_per_window=0.05 * window_ms / 60_000,
             warmup_ms=warmup_ms,
             **common,
@@ -104,9 +113,10 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             count,
             "up",
             span=span,
+            longer=(5 * span, 15 * span),  # a rare count is judged on its rate over minutes
             ratio=3.0,
             min_count=s.complaint_min,
-            significance=s.significance,
+            budget=budget,
             floor_per_window=0.1 * window_ms / 60_000,
             warmup_ms=warmup_ms,
             **common,
@@ -127,7 +137,8 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
                     "callback_delays",
                     lambda o: (o.callbacks - o.callback_failures, o.callbacks_slow),
                     rise=s.callback_late_share,
-                    false_alarm_days=s.false_alarm_days,
+                    budget=budget,
+                    max_onset_ms=max_onset_ms,
                     min_total=s.min_callbacks,
                     min_bad=s.min_failures,
                     warmup_ms=warmup_ms,
@@ -141,11 +152,11 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             lambda o: o.attempts,
             "down",
             span=span,  # a busy scope's outage shows within a minute
-            long_span=3 * span,  # a quiet one's needs three: one quiet minute at night is not an outage
+            longer=(3 * span, 5 * span),  # a quiet one's needs minutes: one quiet minute at night is not
             ratio=1 / s.volume_ratio,
             dispersion=2.0,
             min_count=s.min_attempts,
-            significance=s.significance,
+            budget=budget,
             warmup_ms=warmup_ms,
             seasonal=seasonal(),
             **common,
@@ -158,13 +169,14 @@ def build_detectors(scope: Scope, s: DetectorSettings, window_ms: int) -> list[D
             ratio=1 / s.volume_ratio,
             dispersion=2.0,
             min_count=s.min_attempts,
-            significance=s.significance,
+            budget=budget,
             warmup_ms=warmup_ms,
             seasonal=seasonal(),
             **common,
         ),
         AmountDetector(
             ratio=s.amount_ratio,
+            budget=budget,
             min_payments=s.min_attempts,
             span=span,
             warmup_ms=warmup_ms,

@@ -164,11 +164,17 @@ class DetectorSettings(Section):
         lt=0.25,
         description="smallest success-rate drop (absolute) worth an alert; a second test covers 4x this",
     )
-    false_alarm_days: float = Field(
-        30.0,
+    false_pages_per_week: float = Field(
+        1.0,
         gt=0,
-        le=36_500,
-        description="mean time between false alarms per scope the sequential tests aim for",
+        le=1000,
+        description="false pages a week for the whole deployment; every live test gets an equal share",
+    )
+    max_onset: Duration = Field(
+        timedelta(hours=1),
+        ge=_MINUTE,
+        le=_DAY,
+        description="a change whose evidence took longer than this to gather is a drift, not an incident",
     )
     callback_p95_limit: Duration = Field(
         timedelta(seconds=30), gt=_ZERO, le=_HOUR, description="callback p95 latency limit"
@@ -199,10 +205,11 @@ class DetectorSettings(Section):
         description="resolution of the seasonal profile; must divide a day",
     )
     complaint_min: int = Field(
-        5, ge=1, le=1_000_000, description="complaints in a minute before a spike can alert"
+        5, ge=1, le=1_000_000, description="complaints a spike needs over the span it is judged on"
     )
-    stuck_min: int = Field(10, ge=1, le=1_000_000, description="stuck payments in a minute before an alert")
-    significance: float = Field(1e-6, gt=0, lt=0.01, description="p-value a count test must beat")
+    stuck_min: int = Field(
+        10, ge=1, le=1_000_000, description="stuck payments an alert needs over the span it is judged on"
+    )
 
     @field_validator("seasonal_slot")
     @classmethod

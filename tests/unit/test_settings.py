@@ -226,6 +226,7 @@ ZERO_REFUSED = {
     "windows.slow_callback",
     "detectors.callback_p95_limit",
     "detectors.seasonal_slot",
+    "detectors.max_onset",
     "alerting.repeat_interval",
     "alerting.retry_backoff",
 }
