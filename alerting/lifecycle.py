@@ -7,6 +7,8 @@ which (kind, scope) pairs are firing and turns each change into an :class:`Alert
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -44,8 +46,33 @@ _WHAT: Final = {
     "amount_deviation": ("typical ticket size", "{:.2f}"),
     "complaint_spike": ("complaints per minute", "{:.1f}"),
     "stuck_payments": ("stuck payments per minute", "{:.1f}"),
+    ("callback_latency_high", "late share"): ("share of late callbacks", "{:.1%}"),
 }
+#: Kinds whose value must be below its baseline for the alert to make sense; every other kind's
+#: must be above (ticket size may shift either way). An alert whose own numbers contradict it
+#: (a "drop" above its normal) is not raised.
+_BELOW: Final = frozenset({"success_rate_drop", "volume_drop"})
+_EITHER: Final = frozenset({"amount_deviation"})
 
+
+def consistent(verdict: Verdict) -> bool:
+    """The verdict's value lies on its kind's side of its baseline.
+
+    >>> v = Verdict("success_rate_drop", 1.0, True, None, 0.88, 0.96, "")
+    >>> consistent(v), consistent(v._replace(value=0.97))
+    (True, False)
+    """
+    if verdict.kind in _EITHER:
+        return verdict.value != verdict.baseline
+    if verdict.kind in _BELOW:
+        return verdict.value < verdict.baseline
+    return verdict.value > verdict.baseline
+
+
+OTHER: Final = "other"  # channels pooled for want of a place (paypulse.names): not a channel of its own
+_SHOP_WIDE_SHARE: Final = 0.75  # of the live channels firing one kind: the whole shop's incident
+_SHOP_WIDE_MIN: Final = 3  # and at least this many: two channels of a two-channel shop stay two alerts
+_COUNT_KINDS: Final = frozenset({"volume_drop", "volume_spike", "complaint_spike", "stuck_payments"})
 
 #: Symptoms of another firing kind on the same scope (Alertmanager's inhibit rules): failing
 #: callbacks also make the remaining ones late and leave paid orders waiting; late callbacks
@@ -94,6 +121,10 @@ def impact_of(kind: str, verdict: Verdict, obs: Observation, channels: tuple[str
 class AlertLifecycle:
     """Tracks firing (kind, scope) pairs and emits an Alert at each change that on-call should see.
 
+    When nearly every channel fires the same kind, the incident is the whole shop's: one
+    all-payments alert names the channels instead of one alert per channel, and a channel alert
+    waits ``group_wait_ms`` while another channel's test of its kind is on the way to firing.
+
     A channel in trouble drags down all payments and the merchants on it, and on-call wants one
     alert for one incident. So, as Alertmanager's inhibit rules do, a same-kind alert on all
     payments or on a merchant stays quiet while any channel-level alert of that kind fires,
@@ -113,33 +144,55 @@ class AlertLifecycle:
         self.announced: set[tuple[str, Scope]] = set()  # what on-call has been told is firing
         self.absorbed: set[tuple[str, Scope]] = set()  # firing, but part of a channel's incident
         self.channel_resolved_ms: dict[str, int] = {}  # kind -> when its last channel alert resolved
+        # kinds whose all-payments alert is a shop-wide incident: it stays firing while a channel does
+        self.shop_wide: set[str] = set()
 
     def observe(
-        self, verdicts: list[tuple[Verdict, Observation, str]], now_ms: int, channels: tuple[str, ...]
+        self,
+        verdicts: list[tuple[Verdict, Observation, str]],
+        now_ms: int,
+        channels: tuple[str, ...],
+        scores: Mapping[tuple[str, Scope], float] | None = None,
     ) -> list[Alert]:
-        """Feed one round of verdicts (``(verdict, observation, detail)``); return alert changes."""
+        """Feed one round of verdicts (``(verdict, observation, detail)``); return alert changes.
+        ``scores`` are every detector's latest, to see whether other channels are on the way."""
         changes: list[Alert] = []
+        scores = scores or {}
+        fired = set()
         for verdict, obs, detail in verdicts:
             key = (verdict.kind, obs.scope)
             current = self.firing.get(key)
+            if verdict.firing:
+                fired.add(key)
             if verdict.firing and current is None:
+                if not consistent(verdict):
+                    continue  # its numbers contradict it: not an alert anyone could act on
                 scope_channels = channels if obs.scope.channel is None else (obs.scope.channel,)
                 self.firing[key] = self._alert(verdict, obs, now_ms, scope_channels, detail)
-            elif verdict.firing:
+            elif verdict.firing or self._held_by_channels(key):
                 self.quiet_since.pop(key, None)  # back before the hold ran out: the same alert
             elif current is not None:
                 since, value = self.quiet_since.setdefault(key, (now_ms, verdict.value))
                 if now_ms - since >= self.resolve_hold_ms:
                     changes += self._resolve(key, since, value)
+        for kind in sorted(self.shop_wide):  # the last channel is back: the shop-wide alert goes quiet
+            key = (kind, Scope())
+            if key in self.firing and key not in fired and not self._held_by_channels(key):
+                since, value = self.quiet_since.setdefault(key, (now_ms, self.firing[key].value))
+                if now_ms - since >= self.resolve_hold_ms:
+                    changes += self._resolve(key, since, value)
+        changes += self._shop_wide(now_ms, channels)
         for key, alert in self.firing.items():
             if key in self.announced or key in self.absorbed:
                 continue
             if self._inhibited(key, alert):
                 self.absorbed.add(key)
-            elif _is_channel(key[1]):
+            elif _is_channel(key[1]) and not self._may_spread(key, channels, scores):
                 self.announced.add(key)
                 changes.append(alert)
             elif now_ms - _ms(alert.detected_at) >= self.group_wait_ms:
+                # others waited for a channel alert that may explain them, and a channel alert
+                # for the others that may join it in a shop-wide incident
                 announced = replace(alert, detected_at=_utc(now_ms))  # when on-call is told
                 self.firing[key] = announced
                 self.announced.add(key)
@@ -153,6 +206,7 @@ class AlertLifecycle:
             "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.announced],
             "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.absorbed],
             "channel_resolved_ms": dict(self.channel_resolved_ms),
+            "shop_wide": sorted(self.shop_wide),
             "quiet_since": [
                 {"kind": k, "scope": s.to_json(), "since_ms": since, "value": value}
                 for (k, s), (since, value) in self.quiet_since.items()
@@ -166,6 +220,7 @@ class AlertLifecycle:
         self.announced = {(row["kind"], Scope(**row["scope"])) for row in state["announced"]}
         self.absorbed = {(row["kind"], Scope(**row["scope"])) for row in state["absorbed"]}
         self.channel_resolved_ms = dict(state["channel_resolved_ms"])
+        self.shop_wide = set(state.get("shop_wide", []))
         self.quiet_since = {
             (row["kind"], Scope(**row["scope"])): (row["since_ms"], row["value"])
             for row in state["quiet_since"]
@@ -183,17 +238,73 @@ class AlertLifecycle:
         current = self.firing.pop(key)
         self.quiet_since.pop(key, None)
         self.absorbed.discard(key)
-        if _is_channel(key[1]):
-            self.channel_resolved_ms[key[0]] = since_ms
+        kind, scope = key
+        if _is_channel(scope):
+            self.channel_resolved_ms[kind] = since_ms
+        if scope == Scope():
+            self.shop_wide.discard(kind)
         if key not in self.announced:
             return []
         self.announced.discard(key)
         return [_resolved(current, value, since_ms)]
 
+    def _held_by_channels(self, key: tuple[str, Scope]) -> bool:
+        """A shop-wide alert stays firing while any channel of its kind does."""
+        kind, scope = key
+        return (
+            kind in self.shop_wide
+            and scope == Scope()
+            and any(k == kind and _is_channel(s) for k, s in self.firing)
+        )
+
+    def _may_spread(
+        self, key: tuple[str, Scope], channels: tuple[str, ...], scores: Mapping[tuple[str, Scope], float]
+    ) -> bool:
+        """Another channel's same-kind test is past half its threshold, or firing: hold a moment."""
+        kind, scope = key
+        return any(
+            c not in (scope.channel, OTHER)
+            and (scores.get((kind, Scope(c)), 0.0) >= 0.5 or (kind, Scope(c)) in self.firing)
+            for c in channels
+        )
+
+    def _shop_wide(self, now_ms: int, channels: tuple[str, ...]) -> list[Alert]:
+        """One all-payments alert, naming the channels, when nearly every channel (three in four,
+        and at least three) fires the same kind: the incident is the whole shop's, and on-call
+        needs one page, not one per channel. It is the all-payments alert (the all-payments
+        detector's own if it fires, else made from the channels'), and the channel alerts not yet
+        announced become part of it."""
+        live = [c for c in channels if c != OTHER]
+        quorum = max(_SHOP_WIDE_MIN, math.ceil(_SHOP_WIDE_SHARE * len(live)))
+        changes = []
+        by_kind: dict[str, list[Alert]] = {}
+        for (kind, scope), alert in self.firing.items():
+            if _is_channel(scope) and scope.channel in live:
+                by_kind.setdefault(kind, []).append(alert)
+        for kind, members in sorted(by_kind.items()):
+            if kind in self.shop_wide or len(members) < quorum:
+                continue
+            self.shop_wide.add(kind)
+            for member in members:
+                self.absorbed.add((kind, member.scope))
+            key = (kind, Scope())
+            if key in self.announced:  # on-call already has the all-payments alert
+                continue
+            alert = _shop_wide_alert(kind, members, self.firing.get(key), now_ms)
+            self.firing[key] = alert
+            self.quiet_since.pop(key, None)
+            self.absorbed.discard(key)
+            self.announced.add(key)
+            changes.append(alert)
+        return changes
+
     def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
         """A cause of this kind fires on its scope (or, off channels, on a channel); or, off channels,
-        a same-kind channel alert fires, or fired while this episode had already begun."""
+        a same-kind channel alert fires, or fired while this episode had already begun; or a
+        shop-wide alert of this kind holds every channel."""
         kind, scope = key
+        if kind in self.shop_wide and _is_channel(scope):
+            return True
         causes = INHIBITED_BY.get(kind, frozenset())
         if _is_channel(scope):  # a cause on this channel; another channel's trouble is not ours
             return any(k in causes and s == scope for k, s in self.firing)
@@ -208,7 +319,7 @@ class AlertLifecycle:
         self, v: Verdict, obs: Observation, now_ms: int, channels: tuple[str, ...], detail: str
     ) -> Alert:
         scope = obs.scope
-        what, fmt = _WHAT[v.kind]
+        what, fmt = _WHAT[(v.kind, v.measure)] if v.measure else _WHAT[v.kind]
         started_ms = v.started_at_ms if v.started_at_ms is not None else obs.start_ms
         summary = (
             f"{scope.label}: {what} {fmt.format(v.value)} vs normal {fmt.format(v.baseline)}, "
@@ -227,6 +338,36 @@ class AlertLifecycle:
             suggested_action=SUGGESTED_ACTIONS[v.kind],
             summary=summary,
         )
+
+
+def _shop_wide_alert(kind: str, members: list[Alert], overall: Alert | None, now_ms: int) -> Alert:
+    """The all-payments alert of a shop-wide incident: the all-payments detector's own when it
+    fires, else summed (counts) or averaged (rates) from the channels'; it names the channels."""
+    channels = tuple(sorted(m.scope.channel for m in members if m.scope.channel))
+    first = min(members, key=lambda m: m.started_at)
+    if overall is None:
+        combine = sum if kind in _COUNT_KINDS else (lambda xs: sum(xs) / len(members))
+        what, fmt = _WHAT[kind]
+        value, baseline = combine(m.value for m in members), combine(m.baseline for m in members)
+        overall = replace(
+            first,
+            value=value,
+            baseline=baseline,
+            summary=f"all channels: {what} {fmt.format(value)} vs normal {fmt.format(baseline)}, "
+            f"since {first.started_at:%H:%M:%S} UTC",
+        )
+    impact = Impact(
+        sum(m.impact.orders_per_min for m in members), sum(m.impact.amount_per_min for m in members), channels
+    )
+    return replace(
+        overall,
+        scope=Scope(),
+        severity=severity_of(kind, Scope()),
+        started_at=min(overall.started_at, first.started_at),
+        detected_at=_utc(now_ms),
+        impact=impact,
+        summary=f"{overall.summary} (channels: {', '.join(channels)})",
+    )
 
 
 def _is_channel(scope: Scope) -> bool:

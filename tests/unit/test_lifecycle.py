@@ -17,8 +17,12 @@ CHANNELS = ("alipay", "wechat")
 ALIPAY, ALL, M1 = Scope("alipay"), Scope(), Scope(None, "m1")
 
 
-def verdict(kind: str = "success_rate_drop", firing: bool = True, value: float = 0.80, baseline: float = 0.95,
-            started: int | None = None) -> Verdict:  # fmt: skip
+def verdict(kind: str = "success_rate_drop", firing: bool = True, value: float | None = None,
+            baseline: float | None = None, started: int | None = None) -> Verdict:  # fmt: skip
+    """A verdict whose numbers agree with its kind: below normal for drops, above for the rest."""
+    drop = kind in ("success_rate_drop", "volume_drop")
+    value = value if value is not None else (0.80 if drop else 2.0)
+    baseline = baseline if baseline is not None else (0.95 if drop else 1.0)
     return Verdict(kind, 1.0 if firing else 0.1, firing, started, value, baseline, "cusum 9.1 / 8.0")
 
 
@@ -142,7 +146,7 @@ def test_severity_is_critical_only_for_customer_facing_kinds_off_merchants(kind:
     expected = "critical" if kind in CUSTOMER_FACING_KINDS and scope.merchant_id is None else "warning"
     assert severity_of(kind, scope) == expected
     log = Log()
-    [alert] = log.round((scope, verdict(kind, value=2.0, baseline=1.0)))
+    [alert] = log.round((scope, verdict(kind)))
     assert alert.severity == expected
 
 
@@ -151,7 +155,7 @@ def test_every_alert_carries_a_suggested_action_and_a_readable_summary(kind: str
     log = Log()
     lifecycle = log.lifecycle
     [alert] = lifecycle.observe(
-        [(verdict(kind, value=3.0, baseline=1.0), obs(ALIPAY), "; e.g. orders o1")], T0, CHANNELS
+        [(verdict(kind), obs(ALIPAY), "; e.g. orders o1")], T0, CHANNELS
     )
     assert alert.suggested_action == SUGGESTED_ACTIONS[kind] and len(alert.suggested_action) > 20
     assert alert.summary.startswith("alipay: ")
