@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerting.model import Scope
+from alerting.model import KINDS, Scope
 from detectors.amount import AmountDetector
 from detectors.any_of import AnyOf
 from detectors.budget import AlarmBudget
@@ -25,7 +25,7 @@ from detectors.seasonal import SeasonalProfile
 from detectors.sequential import SequentialRateDetector
 from paypulse.settings import DetectorSettings
 
-__all__ = ["build_detectors"]
+__all__ = ["build_detectors", "paging_tests"]
 
 _HOUR_MS = 3_600_000
 
@@ -185,3 +185,9 @@ def build_detectors(
         ),
         AnyOf("complaint_spike", {label: complaint_test(count) for label, count in _COMPLAINTS.items()}),
     ]
+
+
+def paging_tests(detectors: list[Detector]) -> int:
+    """How many tests of ``detectors`` can page, for the false-alarm budget: each part of a
+    combined detector counts, the score-only River model does not."""
+    return sum(len(d.parts) if isinstance(d, AnyOf) else 1 for d in detectors if d.kind in KINDS)

@@ -18,12 +18,12 @@ from dataclasses import asdict
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
-from alerting.model import KINDS, Alert, Scope
+from alerting.model import Alert, Scope
 from detectors.any_of import AnyOf
 from detectors.budget import AlarmBudget
 from detectors.protocol import Detector
 from detectors.sequential import SequentialRateDetector
-from detectors.suite import build_detectors
+from detectors.suite import build_detectors, paging_tests
 from paypulse.ahead import AheadGuard
 from paypulse.dedup import EventIdFilter
 from paypulse.engine_output import EngineOutput, EngineStats
@@ -260,7 +260,7 @@ class Engine:
         detectors = self.detectors[scope] = build_detectors(
             scope, self.settings.detectors, self.width_ms, self.budget
         )
-        self.budget.live_tests += _paging_tests(detectors)
+        self.budget.live_tests += paging_tests(detectors)
         if scope.merchant_id is None:
             self._steppers.clear()  # a channel's or all payments': every event may feed it
         else:  # only this merchant's events feed it, and they had no (channel, merchant) stepper yet
@@ -319,7 +319,7 @@ class Engine:
         self.windows.tracked = tracked
         for scope in [s for s in self.detectors if s.merchant_id is not None]:
             if scope.merchant_id not in tracked:
-                self.budget.live_tests -= _paging_tests(self.detectors.pop(scope))
+                self.budget.live_tests -= paging_tests(self.detectors.pop(scope))
                 self._scoped_merchants.discard(scope.merchant_id)
                 self._forget_steppers(scope.merchant_id)
         self.history = {
@@ -342,7 +342,7 @@ class Engine:
         """A channel that lost its place leaves nothing behind: its detectors, kept windows,
         scores, counters and steppers go; what it still has in open windows is not judged."""
         scope = Scope(channel)
-        self.budget.live_tests -= _paging_tests(self.detectors.pop(scope, []))
+        self.budget.live_tests -= paging_tests(self.detectors.pop(scope, []))
         self.history = {s: ring for s, ring in self.history.items() if s.channel != channel}
         self.scores = {k: v for k, v in self.scores.items() if k[1].channel != channel}
         self.totals.pop(channel, None)
@@ -408,12 +408,6 @@ class Engine:
                 per_window = detector.expected_per_window(self.windows.max_ts)  # type: ignore[attr-defined]
                 return per_window * 60_000 / self.width_ms
         return None
-
-
-def _paging_tests(detectors: list[Detector]) -> int:
-    """How many tests of ``detectors`` can page: each part of a combined detector counts, the
-    score-only River model does not."""
-    return sum(len(d.parts) if isinstance(d, AnyOf) else 1 for d in detectors if d.kind in KINDS)
 
 
 def _split_streams(detectors: list[Detector]) -> _Steppers:
