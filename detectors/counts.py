@@ -118,13 +118,13 @@ class CountDetector:
         """The profile knows this scope's day and the level has been learned for a half-life."""
         return self.profile is not None and self.level[2] >= self.half_life_ms and self.level[1] > 0
 
-    def _expected(self, obs: Observation, windows: int) -> float:
-        """Expected count over the trailing ``windows``: seasonal when known, else the trailing mean."""
+    def _expected(self, obs: Observation, windows: int, usual_kept: list[float | None]) -> float:
+        """Expected count over the trailing ``windows``: seasonal when known, else the trailing mean.
+        ``usual_kept`` is the profile's expectation of each kept window, oldest first."""
         floor = self.floor_per_window * windows
         observed, usual, _learned_ms = self.level
         if self._seasonal_ready:
-            kept = list(self.recent_usual)[max(len(self.recent_usual) - windows + 1, 0) :]
-            bases = [*kept, self._usual(obs)]
+            bases = [*usual_kept[max(len(usual_kept) - windows + 1, 0) :], self._usual(obs)]
             if None not in bases:
                 return max(sum(bases) * observed / usual, floor)  # type: ignore[arg-type]
         return max(self.mean * windows, floor)
@@ -144,11 +144,13 @@ class CountDetector:
         best = None
         count = self.count(obs)
         significance = self.budget.significance(obs.end_ms - obs.start_ms)
+        kept = list(self.recent)
+        usual_kept = list(self.recent_usual) if self._seasonal_ready else []
         for span in self.spans:
-            recent = list(self.recent)[max(len(self.recent) - span + 1, 0) :] if span > 1 else []
+            recent = kept[max(len(kept) - span + 1, 0) :] if span > 1 else []
             windows = len(recent) + 1
             observed = sum(recent) + count
-            expected = self._expected(obs, windows)
+            expected = self._expected(obs, windows, usual_kept)
             judgement = _Judgement(False, observed, expected, 0.0, windows)
             if self.learned_ms >= self.warmup_ms and expected > 0:
                 material, p = self._test(observed, expected, self.direction)

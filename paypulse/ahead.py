@@ -112,30 +112,38 @@ class AheadGuard:
         start_ms, start_on_time = self.stream_ms, self.on_time
         stream = self.stream_ms
         step = self.step_ms
+        limit = stream + step
         waiting = self.waiting
-        for event, raw in zip(events, raws, strict=True):
+        arrived = self.arrivals
+        on_time = self.on_time  # counters kept in locals on the hot path, written back below
+        for n, (event, raw) in enumerate(zip(events, raws, strict=True), arrived + 1):
             ts = event.ts
-            self.arrivals += 1
-            if ts <= stream + step:
-                self.on_time += 1
+            if ts <= limit:
+                on_time += 1
                 out_events.append(event)
                 out_raws.append(raw)
                 if ts > stream:
                     stream = ts
-                    if waiting and waiting[0][0] <= stream + step:
+                    limit = ts + step
+                    if waiting and waiting[0][0] <= limit:
                         stream = self._release_reached(stream, step, out_events, out_raws)
+                        limit = stream + step
                 continue
+            self.on_time = on_time
             if not waiting:
-                self.early_since, self.on_time_mark = 0, self.on_time
-            heapq.heappush(waiting, (ts, self.arrivals, self.on_time, event, raw))
+                self.early_since, self.on_time_mark = 0, on_time
+            heapq.heappush(waiting, (ts, n, on_time, event, raw))
             self.early_since += 1
             if self._jump_confirmed():
-                before = stream
+                jump_from = stream
                 stream = self._release_jump(out_events, out_raws, step)
                 stream = self._release_reached(stream, step, out_events, out_raws)
-                start_ms += stream - before  # a jump is not the stream's pace
+                limit = stream + step
+                start_ms += stream - jump_from  # a jump is not the stream's pace
+        self.arrivals = arrived + len(events)
+        self.on_time = on_time
         self.stream_ms = stream
-        self._learn_pace(stream - start_ms, self.on_time - start_on_time)
+        self._learn_pace(stream - start_ms, on_time - start_on_time)
         return out_events, out_raws, self._refuse()
 
     def drain(self) -> tuple[list[Event], list[bytes], list[DeadLetter]]:

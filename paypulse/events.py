@@ -206,6 +206,7 @@ def parse_batch(
     dead: list[DeadLetter] = []
     decode = _DECODER.decode
     known = _known
+    id_chars = ID_CHARS
     max_amount = limits.max_amount
     for raw in lines:
         if len(raw) > MAX_LINE_BYTES:
@@ -223,8 +224,11 @@ def parse_batch(
             _EPOCH_MS_MIN <= ts <= _EPOCH_MS_MAX
             and event.channel in known
             and (event.merchant_id is None or event.merchant_id in known)
-            and (event.event_id is None or _safe(event.event_id))
         )
+        # the ids that differ on every line, checked in one pass (see _safe)
+        ids = event.order_id or ""
+        if event.event_id is not None:
+            ids += event.event_id
         kind = type(event)
         if kind is Payment:
             amount = event.amount
@@ -245,7 +249,6 @@ def parse_batch(
                 ok
                 and 0.0 < amount <= max_amount
                 and scale > 0
-                and _safe(event.order_id)
                 and (event.error_code is None or event.error_code in known)
             )
             event.amount = amount
@@ -253,13 +256,11 @@ def parse_batch(
             paid_at = event.paid_at
             if type(paid_at) is not int:
                 paid_at = int(paid_at.timestamp() * 1000)
-            ok = ok and ts - 7 * 86_400_000 <= paid_at <= ts + _PAID_AT_AHEAD_MS and _safe(event.order_id)
+            ok = ok and ts - 7 * 86_400_000 <= paid_at <= ts + _PAID_AT_AHEAD_MS
             event.paid_at = paid_at
-        else:
-            ok = ok and (event.order_id is None or _safe(event.order_id))
-            if event.category not in COMPLAINT_CATEGORIES:
-                event.category = "other"
-        if ok:
+        elif event.category not in COMPLAINT_CATEGORIES:
+            event.category = "other"
+        if ok and ids.isascii() and not ids.strip(id_chars):
             event.ts = ts
             events.append(event)
             raws.append(raw)
