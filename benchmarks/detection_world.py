@@ -267,7 +267,7 @@ def summarise(results: Sequence[RunResult]) -> list[dict[str, Any]]:
         )
         rows[-1]["learning_alerts"] = sum(run.learning_alerts for run in runs)
         false = [(a, run.labels) for run in runs for a in run.false_alerts()]
-        rows[-1]["false_near_incidents"] = sum(any(_near(a, x) for x in labels) for a, labels in false)
+        rows[-1]["false_near_incidents"] = sum(any(_related(a, x) for x in labels) for a, labels in false)
         rows[-1]["false_elsewhere"] = len(false) - rows[-1]["false_near_incidents"]
     return rows
 
@@ -331,10 +331,17 @@ def describe(results: Sequence[RunResult]) -> list[str]:
 
 def _context(alert: dict[str, Any], labels: list[dict[str, Any]]) -> str:
     for label in labels:
-        if _near(alert, label):
+        if _related(alert, label):
             minutes = (_when(alert["detected_at"]) - _when(label["start"])).total_seconds() / 60
             return f" (during {label['kind']} on {_scope(label)}, {minutes:+.0f} min)"
     return ""
+
+
+def _related(alert: dict[str, Any], label: dict[str, Any]) -> bool:
+    """Near an incident in time and on a scope it touches: its channel, or any for an incident on
+    all payments or on a merchant (whose payments go through several channels)."""
+    channel = (label.get("scope") or {}).get("channel")
+    return _near(alert, label) and channel in (None, (alert.get("scope") or {}).get("channel"))
 
 
 def _near(alert: dict[str, Any], label: dict[str, Any]) -> bool:
@@ -415,8 +422,8 @@ def report(results: Sequence[RunResult]) -> str:
         format_table(rows),
         "",
         "per model and rate: days scored (of them clean runs), false alerts a day in the clean runs, false"
-        " alerts within 10 min before to 30 min after an incident (other kind or scope) and elsewhere,"
-        " alerts on the unscored learning days",
+        " alerts from 10 min before to 30 min after an incident on a scope it touches (another kind or"
+        " scope than its label) and elsewhere, alerts on the unscored learning days",
     ]
     for row in (r for r in rows if r["kind"] == "all"):
         clean = "-" if row["clean_false_per_day"] is None else f"{row['clean_false_per_day']:.2f}"
@@ -441,6 +448,7 @@ def to_json(results: Sequence[RunResult]) -> dict[str, Any]:
                 "seconds": r.seconds,
                 "learning_alerts": r.learning_alerts,
                 "labels": r.labels,
+                "alerts": r.alerts,
                 "false_alerts": r.false_alerts(),
                 "missed": r.missed(),
             }
