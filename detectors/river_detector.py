@@ -44,7 +44,10 @@ class RiverScoreDetector:
         rolling = self.model.gaussian
         if x is None or len(rolling.window) < self.grace_period:
             return 0.0
-        if rolling.obj.sigma < _MIN_SPREAD:
+        # a rolling variance of identical values can come out a hair below zero, and its square
+        # root (River's sigma) complex: no spread, nothing to score
+        sigma = rolling.obj.sigma
+        if not isinstance(sigma, float) or sigma < _MIN_SPREAD:
             return 0.0
         tail = max(1.0 - self.model.score_one(None, x), 1e-12)
         return min(-math.log10(tail) / 6.0, 1.0)

@@ -33,8 +33,10 @@ from paypulse.errors import InputError
 __all__ = [
     "COMPLAINT_CATEGORIES",
     "DEFAULT_LIMITS",
+    "MAX_DEPTH",
     "MAX_KEPT",
     "MAX_LINE_BYTES",
+    "RESERVED_NAMES",
     "Callback",
     "Complaint",
     "DeadLetter",
@@ -48,6 +50,9 @@ __all__ = [
 
 MAX_LINE_BYTES: Final = 64 * 1024
 MAX_KEPT: Final = 4096  # raw bytes kept in a dead letter; enough to see what went wrong
+MAX_DEPTH: Final = 32  # nesting a line may have; an event has one level, unknown fields a few more
+#: Names that mean an aggregate on /metrics and in alerts, so no channel or merchant may take them.
+RESERVED_NAMES: Final = frozenset({"all"})
 COMPLAINT_CATEGORIES: Final = ("paid_not_updated", "charged_twice", "refund", "other")
 #: Characters an id may hold: what payment providers allow in order numbers (WeChat Pay's
 #: out_trade_no, Alipay's out_trade_no), and nothing that means something in HTML, Markdown,
@@ -182,6 +187,8 @@ def parse_line(raw: bytes, limits: EventLimits = DEFAULT_LIMITS) -> Event | Dead
     """
     if len(raw) > MAX_LINE_BYTES:
         return DeadLetter.of(raw, "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}")
+    if _too_deep(raw):
+        return DeadLetter.of(raw, "too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         return _normalise(_DECODER.decode(raw), limits)
     except (msgspec.DecodeError, InputError, UnicodeDecodeError, RecursionError) as err:
@@ -211,6 +218,9 @@ def parse_batch(
     for raw in lines:
         if len(raw) > MAX_LINE_BYTES:
             dead.append(DeadLetter.of(raw, "too_long", f"{len(raw)} bytes > {MAX_LINE_BYTES}"))
+            continue
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(raw):
+            dead.append(DeadLetter.of(raw, "too_deep", f"JSON nested deeper than {MAX_DEPTH} levels"))
             continue
         try:
             event = decode(raw)
@@ -321,7 +331,40 @@ def _check_name(value: str, field: str) -> None:
     """Check a name that repeats (channel, merchant, error code) once, then remember it."""
     if value not in _known:
         _check_id(value, field)
+        if value in RESERVED_NAMES:
+            raise InputError("bad_id", f"{field} {value!r} is reserved for the aggregate of all")
         _remember(value)
+
+
+def _too_deep(raw: bytes) -> bool:
+    """True when the line nests arrays and objects deeper than :data:`MAX_DEPTH`, brackets inside
+    strings not counted. A fixed limit, checked before decoding: the decoder's own limit is
+    Python's recursion limit, which depends on how deep its caller already is.
+
+    >>> _too_deep(b'{"a":' + b"[" * 40 + b"]" * 40 + b"}"), _too_deep(b'{"a":"' + b"[" * 40 + b'"}')
+    (True, False)
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 def _remember(name: str) -> None:

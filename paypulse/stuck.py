@@ -113,11 +113,22 @@ class StuckTracker:
             out.append(order)
             self.stuck_now[order_id] = order
             self._stuck_order.append((paid_ms, order_id))
+            self._bound_stuck()
             if order_id not in self.samples:
                 self.samples.append(order_id)
         _forget(self._callback_order, self.recent_callbacks, deadline, lambda ts: ts)
         _forget(self._stuck_order, self.stuck_now, deadline - 12 * self.timeout_ms, lambda o: o.paid_ms)
         return out
+
+    def _bound_stuck(self) -> None:
+        """Stuck orders share ``max_pending`` with the pending ones: the oldest go first."""
+        order_q, stuck = self._stuck_order, self.stuck_now
+        while len(stuck) + len(self.pending) > self.max_pending and order_q:
+            paid_ms, order_id = order_q.popleft()
+            order = stuck.get(order_id)
+            if order is not None and order.paid_ms == paid_ms:
+                del stuck[order_id]
+                self.evicted += 1
 
     def snapshot(self) -> dict:
         def rows(orders: dict[str, StuckOrder]) -> list:
