@@ -84,6 +84,7 @@ class AheadGuard:
         self.anchor = anchor
         self.stream_ms = -1  # stream time: the largest event time admitted; -1 before the anchor
         self.pace_ms = 0.0  # mean advance of stream time per on-time arrival
+        self.limit_ms = -1.0  # events above this wait; set when stream time moves, kept between batches
         self.waiting: list[_Waiting] = []  # a heap, earliest first
         self.arrivals = 0  # every event the guard has seen
         self.on_time = 0  # of those, the ones admitted on arrival
@@ -94,7 +95,10 @@ class AheadGuard:
     @property
     def step_ms(self) -> float:
         """How far ahead of stream time an event may be and still move it."""
-        return min(max(_GAP_FACTOR * self.pace_ms, self.min_step_ms), self.max_ahead_ms)
+        return self._step(self.pace_ms)
+
+    def _step(self, pace_ms: float) -> float:
+        return min(max(_GAP_FACTOR * pace_ms, self.min_step_ms), self.max_ahead_ms)
 
     # -- the batch path -------------------------------------------------------------------------
 
@@ -109,13 +113,11 @@ class AheadGuard:
             events, raws = self._start()
         out_events: list[Event] = []
         out_raws: list[bytes] = []
-        start_ms, start_on_time = self.stream_ms, self.on_time
-        stream = self.stream_ms
-        step = self.step_ms
-        limit = stream + step
+        stream, limit, pace = self.stream_ms, self.limit_ms, self.pace_ms
+        learn = 1.0 / _PACE_MEMORY
         waiting = self.waiting
         arrived = self.arrivals
-        on_time = self.on_time  # counters kept in locals on the hot path, written back below
+        on_time = self.on_time  # state kept in locals on the hot path, written back below
         for n, (event, raw) in enumerate(zip(events, raws, strict=True), arrived + 1):
             ts = event.ts
             if ts <= limit:
@@ -123,11 +125,14 @@ class AheadGuard:
                 out_events.append(event)
                 out_raws.append(raw)
                 if ts > stream:
+                    pace += (ts - stream - pace) * learn
                     stream = ts
-                    limit = ts + step
+                    limit = ts + self._step(pace)
                     if waiting and waiting[0][0] <= limit:
-                        stream = self._release_reached(stream, step, out_events, out_raws)
-                        limit = stream + step
+                        stream = self._release_reached(stream, limit, out_events, out_raws)
+                        limit = stream + self._step(pace)
+                else:
+                    pace -= pace * learn
                 continue
             self.on_time = on_time
             if not waiting:
@@ -135,15 +140,12 @@ class AheadGuard:
             heapq.heappush(waiting, (ts, n, on_time, event, raw))
             self.early_since += 1
             if self._jump_confirmed():
-                jump_from = stream
-                stream = self._release_jump(out_events, out_raws, step)
-                stream = self._release_reached(stream, step, out_events, out_raws)
-                limit = stream + step
-                start_ms += stream - jump_from  # a jump is not the stream's pace
+                stream = self._release_jump(out_events, out_raws, self._step(pace))
+                stream = self._release_reached(stream, stream + self._step(pace), out_events, out_raws)
+                limit = stream + self._step(pace)
         self.arrivals = arrived + len(events)
         self.on_time = on_time
-        self.stream_ms = stream
-        self._learn_pace(stream - start_ms, on_time - start_on_time)
+        self.stream_ms, self.limit_ms, self.pace_ms = stream, limit, pace
         return out_events, out_raws, self._refuse()
 
     def drain(self) -> tuple[list[Event], list[bytes], list[DeadLetter]]:
@@ -163,13 +165,16 @@ class AheadGuard:
     # -- decisions ------------------------------------------------------------------------------
 
     def _start(self) -> tuple[list[Event], list[bytes]]:
-        """Stream time begins at the median of the first events; their spread sets the pace."""
+        """Stream time begins at the median of the first ``anchor`` events (however they were cut
+        into batches); their spread sets the pace. Every waiting first event then goes through
+        the usual admission."""
         pending, self._pending = self._pending, []
-        times = sorted(event.ts for event, _raw in pending)
+        times = sorted(event.ts for event, _raw in pending[: self.anchor])
         n = len(times)
         self.stream_ms = times[n // 2]
         if n >= 4:
             self.pace_ms = (times[3 * n // 4] - times[n // 4]) / (n / 2)
+        self.limit_ms = self.stream_ms + self.step_ms
         return [e for e, _r in pending], [r for _e, r in pending]
 
     def _jump_confirmed(self) -> bool:
@@ -194,11 +199,11 @@ class AheadGuard:
         self.on_time_mark = self.on_time
         return new_stream
 
-    def _release_reached(self, stream: int, step: float, out_events: list, out_raws: list) -> int:
-        """Waiting events the stream has come within ``step`` of go in, earliest first. The limit
-        is fixed before any goes in: a run of them must not carry stream time along with itself."""
+    def _release_reached(self, stream: int, limit: float, out_events: list, out_raws: list) -> int:
+        """Waiting events the stream has come within a step of (up to ``limit``) go in, earliest
+        first. The limit is fixed before any goes in: a run of them must not carry stream time
+        along with itself."""
         waiting = self.waiting
-        limit = stream + step
         while waiting and waiting[0][0] <= limit:
             item = heapq.heappop(waiting)
             out_events.append(item[3])
@@ -226,11 +231,6 @@ class AheadGuard:
         heapq.heapify(self.waiting)
         return [self._letter(item[4]) for item in sorted(refused, key=_arrival)]
 
-    def _learn_pace(self, advance_ms: int, arrivals: int) -> None:
-        if arrivals > 0:
-            weight = min(1.0, arrivals / _PACE_MEMORY)
-            self.pace_ms += (advance_ms / arrivals - self.pace_ms) * weight
-
     def _letter(self, raw: bytes) -> DeadLetter:
         return DeadLetter.of(
             raw,
@@ -246,6 +246,7 @@ class AheadGuard:
             "v": 2,
             "stream_ms": self.stream_ms,
             "pace_ms": self.pace_ms,
+            "limit_ms": self.limit_ms,
             "waiting": [
                 [raw.decode("utf-8", "replace"), at, mark] for _ts, at, mark, _e, raw in self.waiting
             ],
@@ -264,6 +265,7 @@ class AheadGuard:
                      "counters": [0, 0, 0, 0]}  # fmt: skip
         self.stream_ms = state["stream_ms"]
         self.pace_ms = state["pace_ms"]
+        self.limit_ms = state.get("limit_ms", self.stream_ms + self.step_ms)
         self.arrivals, self.on_time, self.early_since, self.on_time_mark = state["counters"]
         self.waiting = []
         for text, at, mark in state["waiting"]:

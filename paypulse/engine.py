@@ -90,19 +90,29 @@ class Engine:
         """Take one batch of raw lines."""
         events, raws, dead = parse_batch(lines, self.limits)
         events, raws, refused = self.ahead.admit(events, raws)
-        self._count_events(events, raws, dead)
+        out = EngineOutput()
+        self._count_events(events, raws, dead, out)
         dead += refused
         for letter in dead:
             self.stats.rejected[letter.reason] = self.stats.rejected.get(letter.reason, 0) + 1
-        out = EngineOutput()
-        self._collect_sequential(out)
-        out.extend(self._close(self.windows.advance))
+        self._flush(out)
         out.dead_letters = dead
         out.event_time_ms = self.windows.max_ts
         return out
 
-    def _count_events(self, events: list[Event], raws: list[bytes], dead: list[DeadLetter]) -> None:
-        """Dedup, window, join and step every event, in the order given."""
+    def _flush(self, out: EngineOutput) -> None:
+        """Announce what the per-event tests decided, then close and judge the windows stream time
+        has passed."""
+        self._collect_sequential(out)
+        out.extend(self._close(self.windows.advance))
+
+    def _count_events(
+        self, events: list[Event], raws: list[bytes], dead: list[DeadLetter], out: EngineOutput
+    ) -> None:
+        """Dedup, window, join and step every event, in the order given. Windows close as soon as
+        stream time passes them, mid-batch included, so every test has learned exactly what it
+        would have learned had the lines come one at a time: the alerts do not depend on how the
+        lines were cut into batches."""
         accepted = self.stats.accepted
         first = self.ids.first
         add = self.windows.add
@@ -114,6 +124,8 @@ class Engine:
         steppers = self._steppers
         scoped = self._scoped_merchants
         slow_ms = self.windows.slow_callback_ms
+        windows = self.windows
+        close_at, closed_any = windows.close_at, windows.closed_any
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
             event.channel = names(event.channel) or place(event.channel)
@@ -156,6 +168,10 @@ class Engine:
                     self.stats.recovered_stuck += 1
             else:
                 n_complaint += 1
+            if ts >= close_at or not closed_any:  # until the first close, where it starts may move
+                if ts >= windows.close_at:
+                    self._flush(out)
+                close_at, closed_any = windows.close_at, windows.closed_any
         accepted["payment"] += n_pay
         accepted["callback"] += n_cb
         accepted["complaint"] += n_complaint
@@ -165,9 +181,9 @@ class Engine:
         """End of input: close every open window and judge it (replays and tests)."""
         events, raws, refused = self.ahead.drain()
         out = EngineOutput()
-        if events:  # a jump the stream made just before it ended
-            self._count_events(events, raws, refused)
-            self._collect_sequential(out)
+        if events:  # the first events of a stream shorter than the guard's anchor
+            self._count_events(events, raws, refused, out)
+            self._flush(out)
         out.extend(self._close(self.windows.close_all))
         self._judge(self.merchant_minutes.flush(self.windows.tracked), out)
         flushed = self.lifecycle.flush()

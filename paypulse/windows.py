@@ -113,6 +113,13 @@ class Windows:
             return -1
         return max(self.max_ts - self.lateness_ms, (self.next_close or 0) * self.width_ms)
 
+    @property
+    def close_at(self) -> float:
+        """The event time at which the oldest open window may close (infinity before any event)."""
+        if self.next_close is None:
+            return float("inf")
+        return (self.next_close + 1) * self.width_ms + self.lateness_ms
+
     def add(self, event: Event) -> bool:
         """Count one event; False when it is too late for its window."""
         ts = event.ts
