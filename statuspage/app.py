@@ -2,8 +2,10 @@
 
 ``create_app`` takes its settings and banner as arguments (never built at import), so the CLI
 wires the real ones and tests build one app per test. Reading endpoints allow any origin, because
-merchants' checkout pages fetch ``/api/status`` through ``/embed.js``; writing ones need the ops
-token and are not offered to browsers on other origins.
+merchants' checkout pages fetch ``/api/status`` through ``/embed.js``; writing ones (the override,
+incidents and their updates) need the ops token and are not offered to browsers on other origins.
+The page and the API speak zh-CN and English (:mod:`statuspage.i18n`), and name channels as payers
+know them (:mod:`statuspage.wording`).
 
 Requests pass three plain ASGI layers before FastAPI sees them, outermost first:
 :class:`~statuspage.headers.SecurityHeaders` (on every response, a 500 included),
@@ -14,6 +16,8 @@ does get through is a 422 naming the field, never a 500.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,9 +30,12 @@ from paypulse.settings import StatusPageSettings
 from statuspage.auth import OpsGuard
 from statuspage.banner import Banner
 from statuspage.headers import SecurityHeaders
+from statuspage.i18n import load_catalogues
+from statuspage.incidents import Incidents
 from statuspage.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from statuspage.routes import ROUTERS
-from statuspage.routes.page import STATIC_DIR
+from statuspage.routes.page import STATIC_DIR, page_templates
+from statuspage.wording import DEFAULT_BANNER_MESSAGE, Wording
 
 __all__ = ["create_app"]
 
@@ -46,11 +53,20 @@ def create_app(
     *,
     poll_seconds: float = 5.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    incidents: Incidents | None = None,
+    channel_names: Mapping[str, Mapping[str, str]] | None = None,
+    banner_messages: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """Build the app.
 
     ``poll_seconds`` is how often an open page asks for the state again; ``max_body_bytes`` is
-    the largest request body accepted (64 KiB; an override is well under 1 KiB).
+    the largest request body accepted (64 KiB; an override is well under 1 KiB). ``incidents``
+    defaults to the incidents in the banner's own store.
+
+    ``channel_names`` names channels per language (``{"alipay": {"zh-CN": "支付宝", "en":
+    "Alipay"}}``), over the defaults for alipay, wechat, unionpay and card. ``banner_messages``
+    is the banner's text per language; without it each language gets the catalogue's text,
+    except that a ``statuspage.message`` changed from its (English) default is the English text.
     """
     if poll_seconds <= 0:
         raise ValueError(f"poll_seconds must be > 0 (got {poll_seconds})")
@@ -63,8 +79,15 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    catalogues = load_catalogues()
+    messages = dict(banner_messages or {})
+    if settings.message != DEFAULT_BANNER_MESSAGE:
+        messages.setdefault("en", settings.message)
     app.state.settings = settings
     app.state.banner = banner
+    app.state.incidents = incidents if incidents is not None else Incidents(banner.store, banner.clock)
+    app.state.wording = Wording(catalogues, channel_names, messages)
+    app.state.templates = page_templates(catalogues)
     app.state.poll_seconds = poll_seconds
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     # add_middleware puts each layer outside the ones added before it

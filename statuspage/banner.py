@@ -134,6 +134,11 @@ class Banner:
             BannerStore(settings.db, keep=keep), clock, settings.hold.total_seconds(), settings.message
         )
 
+    @property
+    def store(self) -> BannerStore:
+        """The store the banner lives in; incidents share it (:class:`statuspage.incidents.Incidents`)."""
+        return self._store
+
     def close(self) -> None:
         """Close the store; the state stays in the file for the next start."""
         with self._lock:

@@ -12,7 +12,7 @@ import sys
 import typer
 from typer._click.exceptions import ClickException
 
-from paypulse.cli import dashboards, demo, replay, run, score_series, simulate, statuspage
+from paypulse.cli import dashboards, demo, incident, replay, run, score_series, simulate, statuspage
 from paypulse.errors import PayPulseError
 
 __all__ = ["app", "main"]
@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (demo, run, replay, simulate, score_series, dashboards, statuspage):
+for module in (demo, run, replay, simulate, score_series, dashboards, statuspage, incident):
     module.register(app)
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from statuspage.routes import health, history, override, page, status
+from statuspage.routes import health, history, i18n, incidents, override, page, status
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (page.router, status.router, history.router, override.router, health.router)
+ROUTERS = (
+    page.router,
+    status.router,
+    history.router,
+    incidents.router,
+    i18n.router,
+    override.router,
+    health.router,
+)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from statuspage.deps import BannerDep, OpsDep
+from statuspage.deps import BannerDep, LangDep, OpsDep, WordingDep
+from statuspage.incidents import plain_text
 from statuspage.routes.status import StatusOut, read_status
 
 __all__ = ["MAX_MINUTES", "OverrideIn", "router"]
@@ -20,17 +20,11 @@ MAX_MINUTES = 7 * 24 * 60
 
 
 def _plain_text(value: str) -> str:
-    """Strip the text and refuse it blank or holding control characters.
+    """One line of plain text (:func:`statuspage.incidents.plain_text`); a line break is a mistake here.
 
-    Users read it on the page and the history keeps it: a NUL, a line break or an escape
-    sequence there is a mistake. (Pydantic itself refuses lone surrogates, which UTF-8 cannot hold.)
+    (Pydantic itself refuses lone surrogates, which UTF-8 cannot hold.)
     """
-    bad = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) == "Cc"})
-    if bad:
-        raise ValueError(f"must not contain control characters ({', '.join(bad[:5])})")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
+    return plain_text(value, lines=False)
 
 
 class OverrideIn(BaseModel):
@@ -40,7 +34,7 @@ class OverrideIn(BaseModel):
 
     on: StrictBool = Field(description="true forces the banner on, false forces it off")
     message: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)] | None = Field(
-        None, description="shown instead of the default message; only with on = true"
+        None, description="shown instead of the default message, in every language; only with on = true"
     )
     minutes: float | None = Field(
         None,
@@ -62,17 +56,17 @@ class OverrideIn(BaseModel):
 
 
 @router.post("", response_model=StatusOut)
-def set_override(body: OverrideIn, banner: BannerDep) -> StatusOut:
+def set_override(body: OverrideIn, banner: BannerDep, wording: WordingDep, lang: LangDep) -> StatusOut:
     until = None if body.minutes is None else banner.clock.now() + body.minutes * 60
     try:
         banner.override(body.on, body.message, until, by=body.by)
     except ValueError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
-    return read_status(banner)
+    return read_status(banner, wording, lang)
 
 
 @router.delete("", response_model=StatusOut)
-def clear_override(banner: BannerDep) -> StatusOut:
+def clear_override(banner: BannerDep, wording: WordingDep, lang: LangDep) -> StatusOut:
     """Hand the banner back to the alerts; succeeds whether or not an override was set."""
     banner.clear_override(by="ops")
-    return read_status(banner)
+    return read_status(banner, wording, lang)

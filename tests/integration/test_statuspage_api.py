@@ -1,8 +1,13 @@
-"""The status page API over real HTTP: uvicorn on a free 127.0.0.1 port, httpx as the client."""
+"""The status page API over real HTTP: uvicorn on a free 127.0.0.1 port, httpx as the client.
+
+The client asks for English (``Accept-Language: en``), so texts compare with the English words;
+tests/unit/test_statuspage_i18n.py covers the Chinese default.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +45,13 @@ def banner(tmp_path: Path, clock: ManualClock) -> Banner:
 @pytest.fixture
 def client(tmp_path: Path, banner: Banner, serve_asgi: Callable[[Any], str]) -> Iterator[httpx.Client]:
     url = serve_asgi(create_app(settings_for(tmp_path), banner))
-    with httpx.Client(base_url=url, timeout=5.0) as http:
+    with httpx.Client(base_url=url, timeout=5.0, headers={"Accept-Language": "en"}) as http:
         yield http
+
+
+def iso(epoch: float) -> str:
+    """How the API writes a time: ISO 8601 in UTC."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def ops(token: str = TOKEN) -> dict[str, str]:
@@ -51,7 +61,9 @@ def ops(token: str = TOKEN) -> dict[str, str]:
 OFF = {
     "on": False,
     "channels": [],
+    "channel_names": [],
     "message": None,
+    "lang": "en",
     "since": None,
     "source": "none",
     "override_until": None,
@@ -71,17 +83,18 @@ def test_status_is_off_then_follows_alerts(client: httpx.Client, banner: Banner,
         **OFF,
         "on": True,
         "channels": ["alipay"],
+        "channel_names": ["Alipay"],
         "message": MESSAGE,
-        "since": T0,
+        "since": iso(T0),
         "source": "auto",
-        "updated_at": T0,
+        "updated_at": iso(T0),
     }
 
     clock.advance(60)
     banner.observe(make_alert("resolved"))
-    assert client.get("/api/status").json()["hold_until"] == T0 + 60 + HOLD
+    assert client.get("/api/status").json()["hold_until"] == iso(T0 + 60 + HOLD)
     clock.advance(HOLD)
-    assert client.get("/api/status").json() == {**OFF, "updated_at": T0 + 60 + HOLD}
+    assert client.get("/api/status").json() == {**OFF, "updated_at": iso(T0 + 60 + HOLD)}
 
 
 def test_status_is_readable_from_any_origin_but_override_is_not(client: httpx.Client) -> None:
@@ -99,14 +112,18 @@ def test_page_shows_normal_text_or_banner(client: httpx.Client, banner: Banner) 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "All payment services are operating normally" in page.text
-    assert '<section id="banner" class="banner" role="alert" aria-live="assertive" hidden>' in page.text
+    assert (
+        '<section id="banner" class="banner" role="status" aria-live="polite" '
+        'aria-labelledby="banner-title" hidden>' in page.text
+    )
 
     banner.observe(make_alert(channel="wechat"))
     page = client.get("/")
-    assert '<section id="normal" class="normal" aria-live="polite" hidden>' in page.text
+    assert '<section id="normal" class="normal" role="status" aria-live="polite" hidden>' in page.text
     assert MESSAGE.replace("'", "&#39;") in page.text
-    assert '<span id="banner-channels">wechat</span>' in page.text
-    assert "Disruption started: wechat" in page.text
+    assert '<p id="banner-channels" class="banner-channels">Affected: WeChat Pay</p>' in page.text
+    assert "Disruption started: WeChat Pay" in page.text
+    assert "wechat" not in page.text.split("<body", 1)[1]  # ids are for machines
 
 
 def test_page_escapes_ops_message(client: httpx.Client) -> None:
@@ -169,11 +186,12 @@ def test_override_on_with_minutes_then_clear(
         **OFF,
         "on": True,
         "channels": ["all"],
+        "channel_names": ["all payment methods"],
         "message": "Card payments are down.",
-        "since": T0,
+        "since": iso(T0),
         "source": "override",
-        "override_until": T0 + 1800,
-        "updated_at": T0,
+        "override_until": iso(T0 + 1800),
+        "updated_at": iso(T0),
     }
     banner.observe(make_alert())
     assert client.get("/api/status").json()["message"] == "Card payments are down."
@@ -191,9 +209,10 @@ def test_override_off_hides_a_firing_banner(client: httpx.Client, banner: Banner
     assert response.json() | {"updated_at": None} == {**OFF, "source": "override"}
     [latest] = client.get("/api/history", params={"limit": 1}).json()["transitions"]
     assert latest == {
-        "at": T0,
+        "at": iso(T0),
         "on": False,
         "channel": None,
+        "channel_name": None,
         "source": "override",
         "reason": "override_off",
         "detail": "forced off by oncall until cleared",
@@ -250,4 +269,4 @@ def test_restarted_server_shows_the_same_banner(
 
     settings = settings_for(tmp_path)
     url = serve_asgi(create_app(settings, Banner.from_settings(settings, clock)))
-    assert httpx.get(f"{url}/api/status").json() == before
+    assert httpx.get(f"{url}/api/status", headers={"Accept-Language": "en"}).json() == before

@@ -1,4 +1,8 @@
-"""The status page and the merchant embed in real headless Chromium, against the app on 127.0.0.1."""
+"""The status page and the merchant embed in real headless Chromium, against the app on 127.0.0.1.
+
+Chromium asks for English (its default locale is en-US); tests/integration/test_statuspage_i18n_browser.py
+drives the Chinese page and the language switch.
+"""
 
 from __future__ import annotations
 
@@ -68,9 +72,9 @@ def test_page_follows_the_banner_without_reload(
     banner.observe(make_alert())
     expect(page.locator("#banner")).to_be_visible(timeout=5_000)
     expect(page.locator("#banner-message")).to_have_text(MESSAGE)
-    expect(page.locator("#banner-channels")).to_have_text("alipay")
+    expect(page.locator("#banner-channels")).to_have_text("Affected: Alipay")
     expect(page.locator("#normal")).to_be_hidden()
-    expect(page.locator("#history li span").first).to_have_text("Disruption started: alipay")
+    expect(page.locator("#history li span").first).to_have_text("Disruption started: Alipay")
     shot = page.screenshot(path=tmp_path / "status-banner-on.png", full_page=True)
     assert shot.startswith(PNG_MAGIC)
 
@@ -81,7 +85,7 @@ def test_page_follows_the_banner_without_reload(
     clock.advance(1)
     expect(page.locator("#normal")).to_be_visible(timeout=5_000)
     expect(page.locator("#banner")).to_be_hidden()
-    expect(page.locator("#history li span").first).to_have_text("Recovered: alipay")
+    expect(page.locator("#history li span").first).to_have_text("Recovered: Alipay")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # never reloaded
 
 
@@ -90,7 +94,7 @@ def test_page_says_when_the_service_cannot_be_reached(
 ) -> None:
     page = chromium_page
     page.goto(status_url + "/")
-    page.route("**/api/status", lambda route: route.abort())
+    page.route("**/api/status?*", lambda route: route.abort())
     expect(page.locator("#freshness")).to_have_text(
         "Cannot reach the status service; retrying.", timeout=5_000
     )
@@ -108,7 +112,7 @@ def test_embed_shows_the_banner_on_a_merchant_page(
     box = page.locator("#paypulse-banner")
     expect(box).to_be_visible(timeout=5_000)
     expect(box).to_contain_text(MESSAGE)
-    expect(box).to_contain_text("Affected: wechat")
+    expect(box).to_contain_text("Affected: WeChat Pay")
     assert page.evaluate("document.body.firstElementChild.id") == "paypulse-banner"
     expect(page.locator("#pay")).to_be_visible()  # the checkout itself is untouched
 

@@ -304,7 +304,7 @@ def test_page_and_embed_work_under_the_policy(
 
         browser.goto(shop_url + "/checkout")
         expect(browser.locator("#paypulse-banner")).to_be_visible(timeout=5_000)
-        expect(browser.locator("#paypulse-banner")).to_contain_text("Affected: wechat")
+        expect(browser.locator("#paypulse-banner")).to_contain_text("Affected: WeChat Pay")
     finally:
         monitor.observe(make_alert("resolved", channel="wechat"))
     expect(browser.locator("#paypulse-banner")).to_be_hidden(timeout=5_000)
@@ -319,13 +319,13 @@ def test_separate_page_follows_the_monitor_and_its_overrides_reach_the_monitor(
     assert httpx.get(f"{page.url}/api/status").json()["on"] is False
 
     monitor.observe(make_alert())  # what `paypulse run` does with a critical alert
-    status = httpx.get(f"{page.url}/api/status").json()
+    status = httpx.get(f"{page.url}/api/status", params={"lang": "en"}).json()
     assert (status["on"], status["channels"], status["message"], status["source"]) == (
         True, ["alipay"], MESSAGE, "auto",
     )  # fmt: skip
-    html = httpx.get(f"{page.url}/").text
-    assert '<span id="banner-channels">alipay</span>' in html
-    assert "Disruption started: alipay" in html
+    html = httpx.get(f"{page.url}/").text  # zh-CN, the page's default
+    assert '<p id="banner-channels" class="banner-channels">受影响：支付宝</p>' in html
+    assert "支付宝出现异常" in html
 
     forced = httpx.post(
         f"{page.url}/api/override", json={"on": False, "by": "oncall", "minutes": 10}, headers=OPS
