@@ -13,40 +13,27 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from alerting.i18n import ACTIONS, WHAT, english
 from alerting.model import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity
 from detectors.protocol import Verdict
 from paypulse.observation import Observation
 
 __all__ = ["SUGGESTED_ACTIONS", "AlertLifecycle"]
 
-SUGGESTED_ACTIONS: Final = {
-    "success_rate_drop": "Check the channel's error codes and the provider's status page; "
-    "switch traffic to a backup channel if failures continue.",
-    "callback_latency_high": "Check the callback endpoint's health and queue; query the provider's "
-    "order status API for paid orders instead of waiting.",
-    "callback_failure_high": "Check the callback handler's logs (signature checks, timeouts, 5xx) "
-    "and whether the provider retries; reconcile paid orders by query.",
-    "volume_drop": "Check the checkout page, SDK and channel availability; confirm with the provider "
-    "whether payments are reaching them.",
-    "volume_spike": "Check for a promotion or an attack (card testing, bots); consider rate limits "
-    "and risk rules.",
-    "amount_deviation": "Check recent price or currency changes and for small-amount card testing.",
-    "complaint_spike": "Read the latest complaints; if users say they paid but orders are unpaid, "
-    "check callbacks and reconcile.",
-    "stuck_payments": "Query the provider for the listed orders and mark paid ones; check the callback "
-    "endpoint. Tell customer service not to ask users to pay again.",
-}
+#: What on-call should do first, per kind, in the English the alert log speaks (the catalogue's
+#: words, :mod:`alerting.i18n`; each delivery target reads them in its own language).
+SUGGESTED_ACTIONS: Final = {kind: english(msgid) for kind, msgid in ACTIONS.items()}
 
 _WHAT: Final = {
-    "success_rate_drop": ("payment success rate", "{:.1%}"),
-    "callback_latency_high": ("callback p95 latency", "{:.1f}s"),
-    "callback_failure_high": ("callback failure rate", "{:.1%}"),
-    "volume_drop": ("payments per minute", "{:.0f}"),
-    "volume_spike": ("payments per minute", "{:.0f}"),
-    "amount_deviation": ("typical ticket size", "{:.2f}"),
-    "complaint_spike": ("complaints per minute", "{:.1f}"),
-    "stuck_payments": ("stuck payments per minute", "{:.1f}"),
-    ("callback_latency_high", "late share"): ("share of late callbacks", "{:.1%}"),
+    "success_rate_drop": (english(WHAT["success_rate_drop"]), "{:.1%}"),
+    "callback_latency_high": (english(WHAT["callback_latency_high"]), "{:.1f}s"),
+    "callback_failure_high": (english(WHAT["callback_failure_high"]), "{:.1%}"),
+    "volume_drop": (english(WHAT["volume_drop"]), "{:.0f}"),
+    "volume_spike": (english(WHAT["volume_spike"]), "{:.0f}"),
+    "amount_deviation": (english(WHAT["amount_deviation"]), "{:.2f}"),
+    "complaint_spike": (english(WHAT["complaint_spike"]), "{:.1f}"),
+    "stuck_payments": (english(WHAT["stuck_payments"]), "{:.1f}"),
+    ("callback_latency_high", "late share"): (english(WHAT["callback_latency_high", "late share"]), "{:.1%}"),
 }
 #: Kinds whose value must be below its baseline for the alert to make sense; every other kind's
 #: must be above (ticket size may shift either way). An alert whose own numbers contradict it

@@ -7,6 +7,12 @@ each of the route's Apprise URLs is one delivery target in the outbox.
 
 Targets are identified by :func:`target_key`, a hash of the URL: the outbox must remember which
 URL a row is for across restarts, but the URL holds tokens and may never be stored or logged.
+
+Each target also has a reader: :func:`language_for` and :func:`zone_for` choose the language and
+time zone of its messages from the URL's scheme. Chat robots and SMS gateways reach on-call in
+China, so they read Chinese (zh-CN) with Beijing time; everything else (``json://`` hooks,
+``mailto://``, Lark, Slack) reads English with UTC times, the terms of the alert log. A route may
+name both explicitly; the choice is made here so the settings only have to pass it on.
 """
 
 from __future__ import annotations
@@ -14,19 +20,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
+from zoneinfo import available_timezones
 
+from alerting.i18n import DEFAULT_ZONE, LANGUAGES, Language
 from alerting.model import KINDS, Alert, Severity
 from paypulse.errors import ConfigError
 from paypulse.settings import AlertingSettings
 
 __all__ = [
+    "CHINESE_SCHEMES",
     "SEVERITY_RANK",
+    "SMS_SCHEMES",
     "Route",
+    "language_for",
     "match_routes",
     "routes_from_settings",
+    "scheme_of",
     "severity_at_least",
     "target_key",
+    "zone_for",
 ]
+
+#: Apprise schemes of SMS gateways.
+SMS_SCHEMES: Final = frozenset(
+    {
+        "sns", "twilio", "d7sms", "smseagle", "smseagles", "httpsms", "sinch", "plivo", "clicksend",
+        "bulksms", "bulkvs", "msg91", "kavenegar", "vonage", "nexmo", "seven", "smpp", "smpps", "infobip",
+        "telnyx", "clickatell", "burstsms", "kudosity", "46elks", "elks", "msgbird", "atalk", "smsmgr",
+        "smsmanager", "serwersms", "smsc", "smstunnel", "kaleyra", "klr", "mobilemessage", "mobilemsg",
+        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm",
+    }
+)  # fmt: skip
+#: Schemes whose readers get Chinese and Beijing time unless the route says otherwise: the
+#: DingTalk, WeCom (robot and app) and Feishu robots, and SMS.
+CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES
 
 #: Higher is more urgent; ``min_severity`` lets through its own rank and above.
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -48,6 +76,46 @@ def target_key(url: str) -> str:
     'd1b21500e066033a'
     """
     return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme in lower case, or "" when it has none.
+
+    >>> scheme_of("DingTalk://token/"), scheme_of("not a url")
+    ('dingtalk', '')
+    """
+    scheme, sep, _ = url.partition("://")
+    return scheme.lower() if sep else ""
+
+
+def language_for(url: str, configured: str | None = None) -> Language:
+    """The language a target's messages are written in: the route's, else by the URL's scheme.
+
+    >>> language_for("dingtalk://token/"), language_for("json://127.0.0.1/hook")
+    ('zh-CN', 'en')
+    >>> language_for("sns://key", "en")
+    'en'
+    """
+    if configured is not None:
+        for language in LANGUAGES:
+            if configured == language:
+                return language
+        raise ConfigError(f"language {configured!r} is not one of {', '.join(LANGUAGES)}")
+    return "zh-CN" if scheme_of(url) in CHINESE_SCHEMES else "en"
+
+
+def zone_for(url: str, configured: str | None = None) -> str:
+    """The IANA time zone a target's times are shown in: the route's, else Asia/Shanghai for
+    Chinese readers and UTC (the alert log's) for English ones.
+
+    >>> zone_for("wecombot://key"), zone_for("mailto://a@b.example"), zone_for("json://h", "Europe/Berlin")
+    ('Asia/Shanghai', 'UTC', 'Europe/Berlin')
+    """
+    if configured is not None:
+        if configured not in available_timezones():
+            raise ConfigError(f"time zone {configured!r} is not an IANA zone name such as {DEFAULT_ZONE}")
+        return configured
+    return DEFAULT_ZONE if language_for(url) == "zh-CN" else "UTC"
 
 
 @dataclass(frozen=True, slots=True)

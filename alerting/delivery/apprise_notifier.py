@@ -12,6 +12,12 @@ Each service gets the body in the medium it takes (:func:`medium_for`): HTML for
 our HTML template with every value escaped by markupsafe, and Markdown for the rest. Apprise is
 never left to turn our Markdown into HTML: its converter would pass any raw HTML through.
 
+Each target reads its own language, zone and currency (:class:`~alerting.i18n.Messages`), and can
+take several notifications as one digest (:meth:`AppriseNotifier.send_digest`) when the dispatcher
+paces it. The chat robots (DingTalk, WeCom, Feishu, Lark) are this project's Apprise plugins
+(:mod:`alerting.delivery.robots`): they read the robot's reply body, and the notifier takes the
+outcome from the plugin instead of from log lines; their endpoints may point at a gateway.
+
 Secrets never leave this module: :attr:`AppriseNotifier.name` is the plugin's
 ``url(privacy=True)``, a bad URL is reported masked by :func:`mask_url`, and the failure detail
 keeps WARNING lines only (DEBUG lines carry request URLs with tokens).
@@ -21,13 +27,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 import apprise
+from apprise.plugins import url_to_dict
 
+from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
+from alerting.delivery.robots import ROBOTS, RobotPlugin
+from alerting.i18n import ENGLISH, Messages
+from alerting.model import Alert
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import Medium, render
+from alerting.render import Medium, RenderedMessage, reminder, render, render_digest
+from paypulse.clock import Clock
 from paypulse.errors import ConfigError
 
 __all__ = ["AppriseNotifier", "classify", "mask_url", "medium_for"]
@@ -106,10 +118,23 @@ def medium_for(plugin: apprise.plugins.NotifyBase) -> Medium:
 
 
 class AppriseNotifier:
-    """Sends the rendered message through one Apprise plugin built from one URL."""
+    """Sends the rendered message through one Apprise plugin built from one URL.
 
-    def __init__(self, url: str, route: str = "") -> None:
-        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    ``messages`` are the reader's language, zone and currency; ``endpoints`` maps a robot scheme
+    (``dingtalk``, ``wecombot``, ``feishu``, ``lark``) to the base URL that stands in for the robot
+    (a company gateway); ``clock`` signs robot requests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        route: str = "",
+        messages: Messages = ENGLISH,
+        *,
+        endpoints: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        plugin = _instantiate(url, endpoints or {}, clock)
         if plugin is None:
             where = f"route {route!r}: " if route else ""
             raise ConfigError(
@@ -118,7 +143,9 @@ class AppriseNotifier:
             )
         self.name: str = plugin.url(privacy=True)
         self.route = route
+        self.messages = messages
         self.medium: Medium = medium_for(plugin)
+        self._plugin = plugin
         self._apprise = apprise.Apprise()
         self._apprise.add(plugin)
 
@@ -126,9 +153,22 @@ class AppriseNotifier:
         return f"AppriseNotifier({self.name!r})"
 
     def send(self, n: Notification) -> DeliveryResult:
-        message = render(n.alert, self.medium)
-        title = message.title if n.reason != "repeat_elapsed" else f"[REMINDER] {message.title}"
-        notify_type = _NOTIFY_TYPE.get((n.alert.status, n.alert.severity), apprise.NotifyType.SUCCESS)
+        message = render(n.alert, self.medium, self.messages)
+        title = message.title if n.reason != "repeat_elapsed" else reminder(message.title, self.messages)
+        return self._notify(message, title, [n.alert])
+
+    def send_digest(self, notifications: Sequence[Notification], limit: int) -> DeliveryResult:
+        """The notifications as one message that lists them (the target takes ``limit`` a minute)."""
+        alerts = [n.alert for n in notifications]
+        message = render_digest(alerts, limit, self.medium, self.messages)
+        return self._notify(message, message.title, alerts)
+
+    def _notify(self, message: RenderedMessage, title: str, alerts: Sequence[Alert]) -> DeliveryResult:
+        # A robot mentions everyone (when told to) for the most urgent alert in the message.
+        notify_type = min(
+            (_NOTIFY_TYPE.get((a.status, a.severity), apprise.NotifyType.SUCCESS) for a in alerts),
+            key=_URGENCY.index,
+        )
         result = self._apprise.notify(
             body=message.body,
             title=title,
@@ -137,8 +177,35 @@ class AppriseNotifier:
             log_level=logging.DEBUG,
         )
         try:
+            if isinstance(self._plugin, RobotPlugin) and self._plugin.last_reply is not None:
+                return self._plugin.last_reply  # the robot's own reply, read by the plugin
             lines = [(entry.level, entry.message) for entry in result.logs()]
             timed_out = result.status == apprise.AppriseResultStatus.TIMEOUT
             return classify(bool(result), timed_out, lines)
         finally:
             result.close()
+
+
+_URGENCY: Final = (
+    apprise.NotifyType.FAILURE,
+    apprise.NotifyType.WARNING,
+    apprise.NotifyType.INFO,
+    apprise.NotifyType.SUCCESS,
+)
+
+
+def _instantiate(url: str, endpoints: Mapping[str, str], clock: Clock | None) -> Any:
+    """The Apprise plugin for ``url``; a robot gets its endpoint and the clock that signs for it."""
+    scheme = url.partition("://")[0].lower()
+    if scheme not in ROBOTS:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    unknown = sorted(set(endpoints) - set(DEFAULT_ENDPOINTS))
+    if unknown:
+        raise ConfigError(
+            f"robot endpoints for {', '.join(unknown)}: choose from {', '.join(DEFAULT_ENDPOINTS)}"
+        )
+    results = url_to_dict(url, secure_logging=True)
+    if results is None:
+        return None
+    results.update(endpoint=endpoints.get(scheme), clock=clock)
+    return apprise.Apprise.instantiate(results, suppress_exceptions=True)

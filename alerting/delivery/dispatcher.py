@@ -4,6 +4,13 @@ Alertmanager gives every integration its own retry loop; here the loop is the ou
 :meth:`Dispatcher.run_once` takes the due rows, sends each once, and writes the outcome back,
 so retry state survives restarts and tests drive it with a ``ManualClock``. :meth:`start` runs
 the same step on a thread, waking on a :class:`threading.Event` so :meth:`stop` is immediate.
+
+Each target is paced (:class:`~alerting.delivery.pacing.Pacer`, 20 messages a minute by default,
+the DingTalk and WeCom robots' own limit). When more rows are due for a target than it has room
+for, the last message that fits is a digest that lists the rest (status, kind, scope), so a burst
+of 25 alerts to one robot is 20 messages in the minute and nothing is dropped; a target with no
+room left keeps its rows pending, and they go as one digest when the window frees. A robot that
+answers "too fast" anyway is left alone for the pause it asks for.
 """
 
 from __future__ import annotations
@@ -12,15 +19,17 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Literal
 
 from alerting.delivery.apprise_notifier import AppriseNotifier
+from alerting.delivery.pacing import DEFAULT_RATE_LIMIT, DigestNotifier, Pacer, Throttled
+from alerting.i18n import DEFAULT_CURRENCY, Messages
 from alerting.notifications import DeliveryResult, Notification, Notifier
 from alerting.outbox import Outbox, OutboxRow
-from alerting.routing import target_key
+from alerting.routing import language_for, target_key, zone_for
 from paypulse.clock import Clock
 from paypulse.errors import PayPulseError
 from paypulse.settings import AlertingSettings
@@ -50,8 +59,21 @@ class DeliveryOutcome:
     detail: str
 
 
-def build_notifiers(settings: AlertingSettings) -> dict[str, Notifier]:
+def build_notifiers(
+    settings: AlertingSettings,
+    *,
+    endpoints: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    currency: str = DEFAULT_CURRENCY,
+    channel_names: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Notifier]:
     """One notifier per distinct route URL, keyed by :func:`~alerting.routing.target_key`.
+
+    Each reads the language and zone :func:`~alerting.routing.language_for` and
+    :func:`~alerting.routing.zone_for` choose for its URL, ``currency`` for amounts, and
+    ``channel_names[language]`` over the catalogue's channel names. ``endpoints`` points robot
+    schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs for them.
+    A URL shared by two routes is one target, read as the first route lists it.
 
     Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
     is not one Apprise can use, so a typo stops start-up instead of the first page.
@@ -62,7 +84,12 @@ def build_notifiers(settings: AlertingSettings) -> dict[str, Notifier]:
             url = secret.get_secret_value()
             key = target_key(url)
             if key not in notifiers:
-                notifiers[key] = AppriseNotifier(url, route=route.name)
+                language = language_for(url)
+                names = (channel_names or {}).get(language, {})
+                messages = Messages(language, zone_for(url), currency, names)
+                notifiers[key] = AppriseNotifier(
+                    url, route=route.name, messages=messages, endpoints=endpoints, clock=clock
+                )
     return notifiers
 
 
@@ -80,6 +107,8 @@ class Dispatcher:
         max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
         batch: int = 100,
         retention: timedelta = DEFAULT_RETENTION,
+        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_window: timedelta = timedelta(minutes=1),
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -91,6 +120,7 @@ class Dispatcher:
         self._cap = max(max_backoff.total_seconds(), self._base)
         self._batch = batch
         self._retention = retention.total_seconds()
+        self._pacer = Pacer(clock, rate_limit, rate_window.total_seconds())
         self._pruned_at: float | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
         self._counts_lock = threading.Lock()
@@ -106,29 +136,55 @@ class Dispatcher:
         outbox: Outbox,
         clock: Clock,
         notifiers: Mapping[str, Notifier] | None = None,
+        *,
+        endpoints: Mapping[str, str] | None = None,
+        rate_limit: int = DEFAULT_RATE_LIMIT,
     ) -> Dispatcher:
-        """The production wiring: Apprise notifiers from the routes, retry policy from settings."""
+        """The production wiring: Apprise notifiers from the routes, retry policy from settings.
+
+        ``endpoints`` points robot schemes at a gateway; ``rate_limit`` is each target's per minute.
+        """
+        if notifiers is None:
+            notifiers = build_notifiers(settings, endpoints=endpoints, clock=clock)
         return cls(
             outbox,
-            build_notifiers(settings) if notifiers is None else notifiers,
+            notifiers,
             clock,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff,
+            rate_limit=rate_limit,
         )
 
     # -- one step -----------------------------------------------------------------------------
 
     def run_once(self) -> list[DeliveryOutcome]:
-        """Try every due row once; returns what happened to each, in order."""
+        """Try every due row once, as far as each target's pace allows; returns what happened, in order."""
         with self._run_lock:  # the thread and a direct caller never send the same row twice
             outcomes = []
-            for row in self._outbox.due(self._batch):
-                outcome = self._deliver(row)
-                outcomes.append(outcome)
-                with self._counts_lock:
-                    self._counts[(outcome.route, outcome.outcome)] += 1
+            for target, rows in self._due_by_target().items():
+                for outcome in self._deliver_to(target, rows):
+                    outcomes.append(outcome)
+                    with self._counts_lock:
+                        self._counts[(outcome.route, outcome.outcome)] += 1
             self._prune()
             return outcomes
+
+    def _due_by_target(self) -> dict[str, list[OutboxRow]]:
+        """Due rows by target, oldest first. Rows of targets with no room left do not count against
+        the batch, so one paused robot with a long queue cannot hold the other targets' rows back."""
+        limit = self._batch
+        while True:
+            rows = self._outbox.due(limit)
+            waiting = sum(
+                1 for row in rows if row.target in self._notifiers and self._pacer.room(row.target) <= 0
+            )
+            if len(rows) < limit or len(rows) - waiting >= self._batch:
+                break
+            limit += self._batch
+        by_target: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            by_target.setdefault(row.target, []).append(row)
+        return by_target
 
     def _prune(self) -> None:
         """Keep the outbox file bounded: drop delivered rows past retention, at most once an hour."""
@@ -137,16 +193,43 @@ class Dispatcher:
             self._pruned_at = now
             self._outbox.prune_delivered(now - self._retention)
 
-    def _deliver(self, row: OutboxRow) -> DeliveryOutcome:
-        notifier = self._notifiers.get(row.target)
+    def _deliver_to(self, target: str, rows: list[OutboxRow]) -> list[DeliveryOutcome]:
+        """Send ``rows`` to one target within its room: one by one, the last message a digest of
+        the rest when they do not fit; what finds no room waits for the window to free."""
+        notifier = self._notifiers.get(target)
         if notifier is None:
-            detail = f"target {row.target} is no longer configured on any route; requeue after fixing routes"
-            self._outbox.park(row.id, detail)
-            log.warning("notification %s parked: route=%s %s", row.id, row.route, detail)
-            return DeliveryOutcome(row.id, row.route, row.target, "parked", row.attempts, detail)
+            return [self._orphan(row) for row in rows]
+        room = self._pacer.room(target)
+        if room <= 0:
+            return []
+        fold = isinstance(notifier, DigestNotifier) and len(rows) > room
+        singles, folded = (rows[: room - 1], rows[room - 1 :]) if fold else (rows[:room], [])
+        outcomes = []
+        for row in singles:
+            outcome, result = self._deliver(row, notifier)
+            outcomes.append(outcome)
+            if isinstance(result, Throttled):
+                return outcomes  # the rest wait out the robot's pause
+        if folded and isinstance(notifier, DigestNotifier) and self._pacer.room(target) > 0:
+            outcomes += self._deliver_digest(folded, notifier)
+        return outcomes
+
+    def _orphan(self, row: OutboxRow) -> DeliveryOutcome:
+        detail = f"target {row.target} is no longer configured on any route; requeue after fixing routes"
+        self._outbox.park(row.id, detail)
+        log.warning("notification %s parked: route=%s %s", row.id, row.route, detail)
+        return DeliveryOutcome(row.id, row.route, row.target, "parked", row.attempts, detail)
+
+    def _sent(self, target: str, result: DeliveryResult) -> None:
+        self._pacer.sent(target)
+        if isinstance(result, Throttled):
+            self._pacer.pause(target, result.pause)
+
+    def _deliver(self, row: OutboxRow, notifier: Notifier) -> tuple[DeliveryOutcome, DeliveryResult]:
         attempt = row.attempts + 1
         n = Notification(row.route, row.alert, row.reason, row.target, row.id, attempt)
         result = notifier.send(n)
+        self._sent(row.target, result)
         if result.ok:
             self._outbox.mark_delivered(row.id)
             log.info(
@@ -156,8 +239,32 @@ class Dispatcher:
                 notifier.name,
                 attempt,
             )
-            return DeliveryOutcome(row.id, row.route, notifier.name, "delivered", attempt, result.detail)
-        return self._failed(row, notifier.name, attempt, result)
+            return DeliveryOutcome(
+                row.id, row.route, notifier.name, "delivered", attempt, result.detail
+            ), result
+        return self._failed(row, notifier.name, attempt, result), result
+
+    def _deliver_digest(self, rows: Sequence[OutboxRow], notifier: DigestNotifier) -> list[DeliveryOutcome]:
+        """One message for ``rows``; each row then shares its outcome (delivered, retried or parked)."""
+        notifications = [
+            Notification(row.route, row.alert, row.reason, row.target, row.id, row.attempts + 1)
+            for row in rows
+        ]
+        result = notifier.send_digest(notifications, self._pacer.limit)
+        self._sent(rows[0].target, result)
+        detail = f"in a digest of {len(rows)}: {result.detail}"
+        log.info("digest of %d notifications to target=%s: %s", len(rows), notifier.name, result.detail)
+        outcomes = []
+        for row in rows:
+            if result.ok:
+                self._outbox.mark_delivered(row.id)
+                outcomes.append(
+                    DeliveryOutcome(row.id, row.route, notifier.name, "delivered", row.attempts + 1, detail)
+                )
+            else:
+                shared = DeliveryResult(False, result.retryable, detail)
+                outcomes.append(self._failed(row, notifier.name, row.attempts + 1, shared))
+        return outcomes
 
     def _failed(self, row: OutboxRow, name: str, attempt: int, result: DeliveryResult) -> DeliveryOutcome:
         state = self._outbox.mark_failed(

@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from apprise.plugins.dingtalk import NotifyDingTalk
-from apprise.plugins.wecombot import NotifyWeComBot
 from pydantic import SecretStr
 
 from alerting.delivery import AppriseNotifier, Dispatcher, build_notifiers
+from alerting.i18n import Messages
 from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
@@ -61,8 +60,11 @@ def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
     box.close()
 
 
-def wire(settings: AlertingSettings, outbox: Outbox, clock: ManualClock) -> tuple[AlertFanout, Dispatcher]:
-    return AlertFanout(settings, outbox, clock), Dispatcher.from_settings(settings, outbox, clock)
+def wire(
+    settings: AlertingSettings, outbox: Outbox, clock: ManualClock, endpoints: dict[str, str] | None = None
+) -> tuple[AlertFanout, Dispatcher]:
+    dispatcher = Dispatcher.from_settings(settings, outbox, clock, endpoints=endpoints)
+    return AlertFanout(settings, outbox, clock), dispatcher
 
 
 def test_json_url_delivers_the_rendered_alert(receiver: Receiver, outbox: Outbox, clock: ManualClock) -> None:
@@ -138,37 +140,38 @@ def test_connection_refused_is_retried(outbox: Outbox, clock: ManualClock) -> No
     assert outbox.parked()[0].attempts == 2
 
 
-def test_dingtalk_robot_gets_markdown(
-    receiver: Receiver, outbox: Outbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+def test_dingtalk_robot_gets_markdown_in_chinese(
+    receiver: Receiver, outbox: Outbox, clock: ManualClock
 ) -> None:
-    monkeypatch.setattr(NotifyDingTalk, "notify_url", f"{receiver.url}/robot/send?access_token={{token}}")
-    fanout, dispatcher = wire(alerting("dingtalk://a1b2c3d4token/"), outbox, clock)
+    # The robot's endpoint is the receiver, as a company gateway would be.
+    fanout, dispatcher = wire(
+        alerting("dingtalk://a1b2c3d4token/"), outbox, clock, {"dingtalk": receiver.url}
+    )
     fanout.submit(ALERT)
     assert [o.outcome for o in dispatcher.run_once()] == ["delivered"]
     (request,) = receiver.requests
     assert request.path == "/robot/send"
     assert request.query["access_token"] == ["a1b2c3d4token"]
     payload = request.json
-    message = render(ALERT)
+    message = render(ALERT, messages=Messages("zh-CN"))
     assert payload["msgtype"] == "markdown"
-    assert payload["markdown"]["title"] == message.title
+    assert payload["markdown"]["title"] == message.title == "【告警中】支付成功率下降 · 支付宝（严重）"
     assert payload["markdown"]["text"] == f"# {message.title}\n{message.body}"
-    assert "**First action:** Check the Alipay gateway" in payload["markdown"]["text"]
+    # an action written by hand (not the catalogue's) is data and shows as it is
+    assert "**首要处置：** Check the Alipay gateway" in payload["markdown"]["text"]
 
 
-def test_wecom_robot_gets_the_message(
-    receiver: Receiver, outbox: Outbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+def test_wecom_robot_gets_the_message_in_chinese(
+    receiver: Receiver, outbox: Outbox, clock: ManualClock
 ) -> None:
-    # The plugin builds its URL in __init__, so the class attribute is patched before wiring.
-    monkeypatch.setattr(NotifyWeComBot, "notify_url", f"{receiver.url}/cgi-bin/webhook/send?key={{key}}")
-    fanout, dispatcher = wire(alerting("wecombot://wecomkey123"), outbox, clock)
+    fanout, dispatcher = wire(alerting("wecombot://wecomkey123"), outbox, clock, {"wecombot": receiver.url})
     fanout.submit(ALERT)
     assert [o.outcome for o in dispatcher.run_once()] == ["delivered"]
     (request,) = receiver.requests
     assert (request.path, request.query["key"]) == ("/cgi-bin/webhook/send", ["wecomkey123"])
     payload = request.json
-    message = render(ALERT)
-    # Apprise's WeCom plugin posts msgtype "text": title line, then the Markdown body verbatim.
+    message = render(ALERT, messages=Messages("zh-CN"))
+    # WeCom gets msgtype "text" (the kind that can mention by mobile): title line, then the body.
     assert payload["msgtype"] == "text"
     assert payload["text"]["content"] == f"{message.title}\r\n{message.body}"
 

@@ -21,12 +21,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from apprise.plugins.dingtalk import NotifyDingTalk
-from apprise.plugins.wecombot import NotifyWeComBot
 from markdown_it import MarkdownIt
 from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
+from alerting.i18n import Messages
 from alerting.lifecycle import SUGGESTED_ACTIONS
 from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
@@ -103,11 +102,11 @@ def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
     box.close()
 
 
-def deliver(url: str, outbox: Outbox, clock: ManualClock) -> None:
+def deliver(url: str, outbox: Outbox, clock: ManualClock, endpoints: dict[str, str] | None = None) -> None:
     """The production path: fan-out into the SQLite outbox, then the dispatcher sends through Apprise."""
     settings = route(url)
     AlertFanout(settings, outbox, clock).submit(HOSTILE)
-    outcomes = Dispatcher.from_settings(settings, outbox, clock).run_once()
+    outcomes = Dispatcher.from_settings(settings, outbox, clock, endpoints=endpoints).run_once()
     assert [o.outcome for o in outcomes] == ["delivered"]
 
 
@@ -166,10 +165,9 @@ def test_json_hook_gets_the_hostile_values_as_text(
 
 
 def test_dingtalk_robot_gets_markdown_that_shows_the_values_and_makes_no_markup(
-    receiver: Receiver, outbox: Outbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, outbox: Outbox, clock: ManualClock
 ) -> None:
-    monkeypatch.setattr(NotifyDingTalk, "notify_url", f"{receiver.url}/robot/send?access_token={{token}}")
-    deliver("dingtalk://a1b2c3d4token/", outbox, clock)
+    deliver("dingtalk://a1b2c3d4token/", outbox, clock, {"dingtalk": receiver.url})
     (request,) = receiver.requests
     payload = request.json
     assert payload["msgtype"] == "markdown"
@@ -188,15 +186,15 @@ def test_dingtalk_robot_gets_markdown_that_shows_the_values_and_makes_no_markup(
 
 
 def test_wecom_robot_gets_text_with_no_mention_or_tag(
-    receiver: Receiver, outbox: Outbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, outbox: Outbox, clock: ManualClock
 ) -> None:
-    monkeypatch.setattr(NotifyWeComBot, "notify_url", f"{receiver.url}/cgi-bin/webhook/send?key={{key}}")
-    deliver("wecombot://wecomkey123", outbox, clock)
+    deliver("wecombot://wecomkey123", outbox, clock, {"wecombot": receiver.url})
     (request,) = receiver.requests
     payload = request.json
     content = payload["text"]["content"]
-    assert content == f"{render(HOSTILE).title}\r\n{render(HOSTILE).body}"
-    assert not payload["text"].get("mentioned_list")
+    chinese = render(HOSTILE, messages=Messages("zh-CN"))
+    assert content == f"{chinese.title}\r\n{chinese.body}"
+    assert not payload["text"].get("mentioned_list") and not payload["text"].get("mentioned_mobile_list")
     assert_no_live_markdown(content.replace("\r\n", "\n", 1))
 
 

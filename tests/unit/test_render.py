@@ -33,17 +33,17 @@ def alert(
 
 def test_firing_message_states_every_required_fact() -> None:
     msg = render(alert())
-    assert msg.title == "[FIRING] Payment success rate drop · alipay merchant m42 (critical)"
+    assert msg.title == "[FIRING] Payment success rate drop · Alipay merchant m42 (critical)"
     for fact in [
         "Payment success rate drop",  # kind in words
         "`success_rate_drop`",
-        "alipay merchant m42",  # scope
+        "Alipay merchant m42",  # scope, the channel by its display name
         "Critical",
         "**FIRING**",
         "82.00% vs baseline 97.50% (-15.50 pts)",  # value vs baseline
         "1,234.5 orders/min",
-        "98,765.40 per min",  # money per minute
-        "**Channels:** alipay, wechat",
+        "CN¥98,765.40 per min",  # money per minute, with its currency
+        "**Channels:** Alipay, WeChat Pay",
         "**Started:** 2024-05-01 08:00:00 UTC",
         "**Detected:** 2024-05-01 08:01:30 UTC",
         "**First action:** Fail over to acquirer B",
@@ -59,12 +59,12 @@ def test_email_message_states_the_same_facts_in_html() -> None:
     assert msg.medium == "html"
     assert msg.title == render(alert()).title  # the subject line
     for fact in [
-        "<p><strong>FIRING</strong> · Critical · Payment success rate drop on <strong>alipay merchant m42",
+        "<p><strong>FIRING</strong> · Critical · Payment success rate drop on <strong>Alipay merchant m42",
         "<p>Success rate on alipay merchant m42 fell from 97.5% to 82.0%</p>",
         "<li><strong>Anomaly:</strong> Payment success rate drop (<code>success_rate_drop</code>)</li>",
         "<li><strong>Value:</strong> 82.00% vs baseline 97.50% (-15.50 pts)</li>",
-        "<li><strong>Impact:</strong> 1,234.5 orders/min, 98,765.40 per min</li>",
-        "<li><strong>Channels:</strong> alipay, wechat</li>",
+        "<li><strong>Impact:</strong> 1,234.5 orders/min, CN¥98,765.40 per min</li>",
+        "<li><strong>Channels:</strong> Alipay, WeChat Pay</li>",
         "<li><strong>Detected:</strong> 2024-05-01 08:01:30 UTC</li>",
         "<p><strong>First action:</strong> Fail over to acquirer B</p>",
     ]:
@@ -96,7 +96,7 @@ def test_render_is_deterministic() -> None:
 def test_short_form_is_one_line_with_status_kind_and_value() -> None:
     line = render_short(alert(action="Fail over"))
     assert line == (
-        "FIRING critical: Payment success rate drop alipay merchant m42 82.00% vs 97.50%, "
+        "FIRING critical: Payment success rate drop Alipay merchant m42 82.00% vs 97.50%, "
         "1,234.5 orders/min. Fail over"
     )
     assert len(line) <= SHORT_MAX

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from alerting.escape import TEXT_VALUE_MAX, clean_text, escape_markdown, one_line
+from alerting.i18n import Messages
 from alerting.lifecycle import SUGGESTED_ACTIONS
 from alerting.model import Alert, Impact, Scope
-from alerting.render import SHORT_MAX, medium_of, render, render_short, render_template
+from alerting.render import SHORT_MAX, medium_of, render, render_digest, render_short, render_template
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 TEMPLATES = Path(__file__).parents[2] / "alerting" / "delivery" / "templates"
@@ -202,6 +203,49 @@ def test_ordinary_summary_reads_the_same_in_every_medium() -> None:
     assert f"<p>{summary}</p>" in render(alert, "html").body
 
 
+# -- Chinese readers and digests: sentence frames filled with escaped values ------------------------
+
+CHINESE = Messages("zh-CN")
+
+
+def chinese_markdown(alert: Alert) -> str:
+    message = render(alert, messages=CHINESE)
+    return f"# {message.title}\n{message.body}"
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_chinese_markdown_gets_no_markup_from_a_hostile_value(value: str) -> None:
+    text = chinese_markdown(hostile_alert(value))
+    assert markdown_shape(text) == markdown_shape(chinese_markdown(HARMLESS))
+    for live in LIVE_MARKDOWN:
+        assert live not in text, live
+    tokens = MARKDOWN.parse(text)
+    headline = [t for before, t in itertools.pairwise(tokens) if before.type == "paragraph_open"][1]
+    shown = "".join(child.content for child in headline.children or [] if child.type == "text")
+    assert one_line(value) in shown  # a CommonMark renderer shows the value as it came, as text
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_chinese_html_gets_no_markup_from_a_hostile_value(value: str) -> None:
+    html = render(hostile_alert(value), "html", CHINESE).body
+    assert parse_html(html).tags == parse_html(render(HARMLESS, "html", CHINESE).body).tags
+    assert "<script" not in html and "<img" not in html and "<at" not in html
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_digest_lines_get_no_markup_from_a_hostile_value(value: str) -> None:
+    for messages in (CHINESE, Messages("en")):
+        digest = render_digest([hostile_alert(value), HARMLESS], 20, "markdown", messages)
+        harmless = render_digest([HARMLESS, HARMLESS], 20, "markdown", messages)
+        assert markdown_shape(digest.body) == markdown_shape(harmless.body)
+        for live in LIVE_MARKDOWN:
+            assert live not in digest.body, live
+        html = render_digest([hostile_alert(value), HARMLESS], 20, "html", messages).body
+        assert (
+            parse_html(html).tags == parse_html(render_digest([HARMLESS] * 2, 20, "html", messages).body).tags
+        )
+
+
 # -- ours versus data --------------------------------------------------------------------------------
 
 
@@ -243,6 +287,10 @@ def test_every_template_declares_its_medium() -> None:
         "alert.short.txt.j2": "text",
         "alert.title.md.j2": "markdown",
         "alert.title.txt.j2": "text",
+        "digest.html.j2": "html",
+        "digest.md.j2": "markdown",
+        "digest.title.md.j2": "markdown",
+        "digest.title.txt.j2": "text",
     }
 
 
