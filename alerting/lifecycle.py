@@ -184,6 +184,8 @@ class AlertLifecycle:
                 self.firing[key] = announced
                 self.announced.add(key)
                 changes.append(announced)
+                if key[1] == Scope():  # no channel explained it: the whole shop's incident
+                    self.shop_wide.add(key[0])
         return changes
 
     def snapshot(self) -> dict[str, Any]:
@@ -260,7 +262,8 @@ class AlertLifecycle:
         and at least three) fires the same kind: the incident is the whole shop's, and on-call
         needs one page, not one per channel. It is the all-payments alert (the all-payments
         detector's own if it fires, else made from the channels'), and the channel alerts not yet
-        announced become part of it."""
+        announced become part of it. An all-payments alert that no channel explained within the
+        group wait is a shop-wide incident too: channels that follow it are part of it."""
         live = [c for c in channels if c != OTHER]
         quorum = max(_SHOP_WIDE_MIN, math.ceil(_SHOP_WIDE_SHARE * len(live)))
         changes = []

@@ -108,3 +108,27 @@ def test_a_latency_alert_raised_by_the_late_share_shows_the_late_share() -> None
     assert consistent(verdict)
     [alert] = _round(AlertLifecycle(), 0, [("alipay", verdict)])
     assert "share of late callbacks 8.0% vs normal 1.0%" in alert.summary
+
+
+def test_channels_that_follow_an_all_payments_alert_are_part_of_its_incident() -> None:
+    lifecycle = AlertLifecycle(group_wait_ms=30_000)
+    out: list[Alert] = []
+    for i in range(4):  # all payments first, no channel explains it within the wait
+        out += _round(lifecycle, i, [(None, _verdict("success_rate_drop", value=0.8, baseline=0.95))])
+    for i in range(4, 10):  # then two channels cross their thresholds too
+        rows = [
+            (c, _verdict("success_rate_drop", value=0.8, baseline=0.95)) for c in (None, "alipay", "wechat")
+        ]
+        out += _round(lifecycle, i, rows)
+    assert _rows(out) == [("success_rate_drop", "all channels", "firing")]
+    for i in range(10, 12):  # the all-payments test recovers first; the channels still fire
+        rows = [(None, _verdict("success_rate_drop", firing=False, value=0.95, baseline=0.95))]
+        rows += [(c, _verdict("success_rate_drop", value=0.8, baseline=0.95)) for c in ("alipay", "wechat")]
+        out += _round(lifecycle, i, rows)
+    assert len(out) == 1  # held while a channel of its kind fires
+    rows = [
+        (c, _verdict("success_rate_drop", firing=False, value=0.95, baseline=0.95))
+        for c in (None, "alipay", "wechat")
+    ]
+    out += _round(lifecycle, 12, rows)
+    assert _rows(out)[1:] == [("success_rate_drop", "all channels", "resolved")]
