@@ -172,7 +172,7 @@ class AlertLifecycle:
         for key, alert in self.firing.items():
             if key in self.announced or key in self.absorbed:
                 continue
-            if self._inhibited(key, alert, channels, scores):
+            if self._inhibited(key, alert):
                 self.absorbed.add(key)
             elif _is_channel(key[1]) and not self._may_spread(key, channels, scores):
                 self.announced.add(key)
@@ -288,16 +288,13 @@ class AlertLifecycle:
             changes.append(alert)
         return changes
 
-    def _inhibited(
-        self, key: tuple[str, Scope], alert: Alert, channels: tuple[str, ...], scores: Mapping
-    ) -> bool:
+    def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
         """A cause of this kind fires on its scope (or, off channels, on a channel); or, off channels,
         a same-kind channel alert fires, or fired while this episode had already begun; or a
-        shop-wide alert of this kind fires and this channel is not alone in it (a channel alone
-        says where the trouble is, which on-call wants to know)."""
+        shop-wide alert of this kind holds every channel."""
         kind, scope = key
         if kind in self.shop_wide and _is_channel(scope):
-            return self._may_spread(key, channels, scores)
+            return True
         causes = INHIBITED_BY.get(kind, frozenset())
         if _is_channel(scope):  # a cause on this channel; another channel's trouble is not ours
             return any(k in causes and s == scope for k, s in self.firing)
