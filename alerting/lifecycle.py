@@ -58,6 +58,7 @@ def consistent(verdict: Verdict) -> bool:
 
 OTHER: Final = "other"  # channels pooled for want of a place (paypulse.names): not a channel of its own
 _SHOP_WIDE_SHARE: Final = 0.75  # of the live channels firing one kind: the whole shop's incident
+_ON_THE_WAY: Final = 0.25  # a score this high on another channel may be the same incident coming
 _SHOP_WIDE_MIN: Final = 3  # and at least this many: two channels of a two-channel shop stay two alerts
 _COUNT_KINDS: Final = frozenset({"volume_drop", "volume_spike", "complaint_spike", "stuck_payments"})
 
@@ -249,11 +250,12 @@ class AlertLifecycle:
     def _may_spread(
         self, key: tuple[str, Scope], channels: tuple[str, ...], scores: Mapping[tuple[str, Scope], float]
     ) -> bool:
-        """Another channel's same-kind test is past half its threshold, or firing: hold a moment."""
+        """Another channel's same-kind test is a quarter of the way to its threshold, or firing:
+        hold a moment (channels of a shop-wide incident cross theirs tens of seconds apart)."""
         kind, scope = key
         return any(
             c not in (scope.channel, OTHER)
-            and (scores.get((kind, Scope(c)), 0.0) >= 0.5 or (kind, Scope(c)) in self.firing)
+            and (scores.get((kind, Scope(c)), 0.0) >= _ON_THE_WAY or (kind, Scope(c)) in self.firing)
             for c in channels
         )
 
