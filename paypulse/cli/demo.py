@@ -2,7 +2,8 @@
 
 Everything is local: the simulator feeds the real dataflow, alerts go to a JSON Lines log and
 the banner to SQLite under ``var/demo/``, and /metrics and the status page are served on
-localhost while a live view shows channels and alerts.
+localhost while a live view shows channels and alerts. The links come first, each on a line of
+its own, so neither a small terminal nor a pipe loses them.
 """
 
 from __future__ import annotations
@@ -11,30 +12,74 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from paypulse.cli.common import check_writable
 from paypulse.clock import ManualClock, SystemClock
-from paypulse.engine import Engine
-from paypulse.runtime import RecentAlerts, Services, start_services
 from paypulse.settings import load_settings
-from paypulse.simulator import Simulator, load_scenario
+
+if TYPE_CHECKING:  # the engine and the servers load with the command, not with every `paypulse` call
+    from paypulse.engine import Engine
+    from paypulse.runtime import RecentAlerts, Services
+    from paypulse.simulator import Simulator
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.toml"
+_LABELS = {"status": "status page:", "metrics": "metrics:"}
+#: Lines the live view needs besides its alert rows: the links' header, the channel table's title,
+#: borders, header and caption, and the alert table's title, borders and header.
+_FIXED_LINES = 12
+_ALERT_COLUMNS = ("status", "kind", "scope", "at")
+
+
+class DemoClock:
+    """The demo's sped-up clock: event time at the start of the feed plus ``speed`` times real time since.
+
+    ``paypulse_processing_lag_seconds`` is measured against it, so the lag reads as in production
+    (how far detection trails the stream's present, about the lateness) rather than the months
+    between today and the scenario's simulated morning.
+
+    >>> clock = DemoClock(speed=60.0)
+    >>> clock.start(1_000.0, monotonic=5.0)
+    >>> clock.now(monotonic=7.5)
+    1150.0
+    """
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._origin: tuple[float, float] | None = None
+
+    def start(self, event_s: float, monotonic: float | None = None) -> None:
+        self._origin = (event_s, time.monotonic() if monotonic is None else monotonic)
+
+    def now(self, monotonic: float | None = None) -> float:
+        if self._origin is None:  # nothing fed yet: no watermark to compare with either
+            return time.time()
+        event_s, started = self._origin
+        return event_s + ((time.monotonic() if monotonic is None else monotonic) - started) * self.speed
 
 
 class PacedSimulator:
-    """The simulator as a source, released in step with a sped-up clock."""
+    """The simulator as a source, released in step with a sped-up clock, until ``stop`` is set."""
 
-    def __init__(self, simulator: Simulator, speed: float, stop_after_s: float | None) -> None:
+    def __init__(
+        self,
+        simulator: Simulator,
+        speed: float,
+        stop_after_s: float | None,
+        clock: DemoClock | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.simulator = simulator
         self.speed = speed
         self.stop_after_s = stop_after_s
+        self.clock = clock
+        self.stop = stop or threading.Event()
 
     def partitions(self) -> list[str]:
         return ["simulator"]
@@ -44,11 +89,15 @@ class PacedSimulator:
         first_ms: int | None = None
         offset = 0
         for end_ms, lines in self.simulator.chunks(1000):
-            first_ms = end_ms if first_ms is None else first_ms
+            if first_ms is None:
+                first_ms = end_ms
+                if self.clock is not None:
+                    self.clock.start(end_ms / 1000, started)
             due = started + (end_ms - first_ms) / 1000 / self.speed
             if self.stop_after_s is not None and due - started > self.stop_after_s:
                 return
-            time.sleep(max(due - time.monotonic(), 0))
+            if self.stop.wait(max(due - time.monotonic(), 0)):
+                return
             for line in lines:
                 offset += 1
                 yield offset, line
@@ -58,18 +107,36 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def render(engine: Engine | None, recent: RecentAlerts, services: Services) -> Group:
-    """The live view: one row per channel, then the latest alert changes and the banner."""
+def links(services: Services) -> list[Text]:
+    """One line per URL the demo serves, never cut: a URL too long for the screen wraps."""
+    return [Text(f"{_LABELS.get(name, name + ':'):<13}{url}") for name, url in services.urls.items()]
+
+
+def render(
+    engine: Engine | None,
+    recent: RecentAlerts,
+    services: Services,
+    size: tuple[int, int] = (80, 24),
+    *,
+    with_links: bool = True,
+) -> Group:
+    """The live view: the links, one row per channel, the latest alert changes and the banner.
+
+    It fits ``size`` (the terminal's columns and lines): alert rows give way first and then the
+    end of their summaries, so a small terminal never crops the links or the channels.
+    """
+    width, height = size
     table = Table(title="PayPulse demo — channels (last minute, event time)")
-    for column in ("channel", "success rate", "callback p95", "payments/min", "baseline/min", "stuck"):
-        table.add_column(column, justify="right")
+    table.add_column("channel", no_wrap=True)
+    for column in ("success", "cb p95", "pay/min", "usual/min", "stuck"):
+        table.add_column(column, justify="right", no_wrap=True)
     if engine is not None:
         with engine.lock:
             rows = sorted(
                 ((s, list(r)) for s, r in engine.history.items() if s.merchant_id is None),
                 key=lambda row: row[0].channel or "",
             )
-            stuck = {}
+            stuck: dict[str | None, int] = {}
             for order in engine.stuck.stuck_now.values():
                 stuck[order.channel] = stuck.get(order.channel, 0) + 1
             for scope, ring in rows:
@@ -88,26 +155,31 @@ def render(engine: Engine | None, recent: RecentAlerts, services: Services) -> G
                 )
             event_time = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(max(engine.windows.max_ts, 0) / 1000))
             table.caption = f"event time {event_time} UTC"
-    alerts = Table(title="alerts", show_lines=False)
-    for column in ("status", "kind", "scope", "at", "summary"):
-        alerts.add_column(column)
-    for alert in list(recent.alerts):
-        color = "red" if alert.status == "firing" else "green"
-        alerts.add_row(
-            f"[{color}]{alert.status}[/{color}]",
-            alert.kind,
-            alert.scope.label,
-            f"{alert.resolved_at or alert.detected_at:%H:%M:%S}",
-            alert.summary[:90],
-        )
+    shown = links(services) if with_links else []
     state = services.banner.state()
     banner = (
-        f"[bold red]BANNER ON[/bold red] ({', '.join(state.channels)}): {state.message}"
+        Text.assemble(("BANNER ON", "bold red"), f" ({', '.join(state.channels)}): {state.message}")
         if state.on
-        else "[green]banner off[/green]"
+        else Text("banner off", style="green")
     )
-    links = "  ".join(f"{name}: {url}" for name, url in services.urls.items())
-    return Group(table, alerts, banner, links)
+    banner_lines = -(-len(banner.plain) // max(width, 1))
+    room = max(height - _FIXED_LINES - len(shown) - table.row_count - banner_lines, 0)
+    latest = list(recent.alerts)[-room:] if room else []
+    cells = [
+        (alert.status, alert.kind, alert.scope.label, f"{alert.resolved_at or alert.detected_at:%H:%M:%S}")
+        for alert in latest
+    ]
+    alerts = Table(title="alerts", show_lines=False)
+    widths = [max([len(column), *(len(c[i]) for c in cells)]) for i, column in enumerate(_ALERT_COLUMNS)]
+    for column, column_width in zip(_ALERT_COLUMNS, widths, strict=True):  # whole; the summary gives way
+        alerts.add_column(column, no_wrap=True, min_width=column_width)
+    summary_width = max(width - sum(widths) - 3 * (len(widths) + 1) - 1, 10)  # less borders and padding
+    alerts.add_column("summary", no_wrap=True, overflow="ellipsis", max_width=summary_width)
+    for alert, (status, *rest) in zip(latest, cells, strict=True):
+        color = "red" if status == "firing" else "green"
+        alerts.add_row(Text(status, style=color), *rest, Text(alert.summary))
+    title = [Text("PayPulse demo, Ctrl-C stops", style="bold")] if with_links else []
+    return Group(*title, *shown, table, alerts, banner)
 
 
 def demo(
@@ -119,9 +191,9 @@ def demo(
     metrics_port: Annotated[int, typer.Option(help="/metrics port (0 = any free port)")] = 9464,
 ) -> None:
     """Simulated traffic with a scripted incident: watch it detected, alerted and bannered."""
-    from bytewax.testing import run_main
-
     from dataflows.flow import build_flow
+    from paypulse.runtime import run_dataflow, start_services, summarize
+    from paypulse.simulator import Simulator, load_scenario
 
     settings = load_settings(None, defaults={
         "dead_letter": state_dir / "dead-letter.jsonl",
@@ -134,29 +206,49 @@ def demo(
     for name in ("alerts.jsonl", "dead-letter.jsonl", "banner.sqlite3", "outbox.sqlite3"):
         (state_dir / name).unlink(missing_ok=True)
     event_clock = ManualClock()
-    services = start_services(settings, SystemClock(), event_clock, event_clock=event_clock)
-    source = PacedSimulator(Simulator(load_scenario(scenario)), speed, duration)
+    demo_clock = DemoClock(speed)
+    services = start_services(
+        settings, SystemClock(), event_clock, event_clock=event_clock, lag_clock=demo_clock,
+        port_options={"statuspage.port": "--port", "metrics.port": "--metrics-port"},
+    )  # fmt: skip
+    stop = threading.Event()
+    source = PacedSimulator(Simulator(load_scenario(scenario)), speed, duration, demo_clock, stop)
     flow = build_flow(settings, source, services.outputs, services.engines.append, services.observe_batch)
-    console = Console()
+    console = Console(highlight=False)
     stop_view = threading.Event()
+
+    def view(size: tuple[int, int], with_links: bool = True) -> Group:
+        return render(services.engine, services.recent, services, size, with_links=with_links)
 
     def show() -> None:
         with Live(console=console, refresh_per_second=4) as live:
             while not stop_view.wait(0.25):
-                live.update(render(services.engine, services.recent, services))
-            live.update(render(services.engine, services.recent, services))
+                live.update(view(console.size))
+            live.update(view(console.size))
 
     viewer = threading.Thread(target=show, name="live-view", daemon=True)
-    viewer.start()
+
+    def say_ready() -> None:
+        for line in links(services):  # before anything else, whole, whatever the terminal or pipe
+            console.print(line, soft_wrap=True)
+        console.print(f"alerts are written to {settings.alerting.log}; Ctrl-C stops", soft_wrap=True)
+        if console.is_terminal:
+            viewer.start()
+
+    started = time.monotonic()
     try:
-        run_main(flow)
-    except KeyboardInterrupt:
-        pass
+        stopped_by = run_dataflow(flow, stop, say_ready)
+        line = summarize(services.stats(), time.monotonic() - started)
+        stop_view.set()
+        if viewer.is_alive():
+            viewer.join(2)
+        else:  # no live view on a pipe: the final state, once
+            console.print(view((console.width, 1_000), with_links=False))
     finally:
         stop_view.set()
-        viewer.join(2)
         services.stop()
-    console.print(f"alert log: {settings.alerting.log}   banner state: {settings.statuspage.db}")
+    outcome = f"stopped by {stopped_by}" if stopped_by else "demo finished"
+    console.print(f"paypulse: {outcome}: {line}; alert log {settings.alerting.log}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

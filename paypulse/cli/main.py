@@ -8,6 +8,8 @@ script and ``python -m paypulse`` both call it), so none ends a configuration mi
 from __future__ import annotations
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 from typer._click.exceptions import ClickException
@@ -24,6 +26,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version() -> str:
+    """The installed distribution's version (the checkout's, for an editable install)."""
+    try:
+        return version("paypulse")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        typer.echo(f"paypulse {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """Streaming monitor for payment health."""
+
+
 for module in (demo, run, replay, simulate, score_series, dashboards, statuspage, incident):
     module.register(app)
 

@@ -1,7 +1,16 @@
-"""`paypulse run`: the production path — Kafka, a file or stdin, with every service up."""
+"""`paypulse run`: the production path — Kafka, a file, stdin or the simulator, with every service up.
+
+It says what it reads and where it serves at start, and at the end (the input ran out, or Ctrl-C
+or SIGTERM stopped it) what it read, refused and alerted on, and where the results went.
+"""
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +20,10 @@ from rich.console import Console
 from paypulse.cli.common import ConfigOption, check_writable
 from paypulse.clock import SystemClock
 from paypulse.errors import ConfigError
-from paypulse.runtime import start_services
-from paypulse.settings import load_settings
-from paypulse.sources import FileSource, Source, StdinSource
+from paypulse.settings import Settings, load_settings
+from paypulse.sources import FileSource, SimulatorSource, Source
 
-console = Console(stderr=True)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def run(
@@ -26,16 +34,24 @@ def run(
     ] = None,
 ) -> None:
     """Run the monitor: source from settings, /metrics and the status page served, alerts delivered."""
-    from bytewax.testing import run_main
+    from paypulse.runtime import describe_outputs, run_dataflow, start_services, summarize  # the servers
 
     settings = load_settings(config)
+    kind = "file" if events else settings.source.kind
     check_writable(settings)
+    stop = threading.Event()
+    source = None if kind == "kafka" else _source(kind, events, settings, stop)  # a wrong one stops here
     clock = SystemClock()
     services = start_services(settings, clock, clock)
-    console.print("  ".join(f"{name}: {url}" for name, url in services.urls.items()))
+    started = time.monotonic()
+
+    def say_ready() -> None:
+        console.print(f"paypulse run: reading {_describe_source(kind, events, settings)}; Ctrl-C stops")
+        for name, url in services.urls.items():
+            console.print(f"  {_LABELS.get(name, name + ':'):<12} {url}")
+
     try:
-        kind = "file" if events else settings.source.kind
-        if kind == "kafka":
+        if source is None:
             from dataflows.kafka import build_kafka_flow
 
             flow = build_kafka_flow(
@@ -44,23 +60,130 @@ def run(
         else:
             from dataflows.flow import build_flow
 
-            flow = build_flow(settings, _source(kind, events or settings.source.path), services.outputs,
-                              services.engines.append, services.observe_batch)  # fmt: skip
-        run_main(flow)
-    except KeyboardInterrupt:
-        pass
+            flow = build_flow(settings, source, services.outputs, services.engines.append,
+                              services.observe_batch)  # fmt: skip
+        stopped_by = run_dataflow(flow, stop, say_ready)
+        line = summarize(services.stats(), time.monotonic() - started)
+        outputs = describe_outputs(services)
     finally:
         services.stop()
+    if stopped_by is not None:
+        console.print(f"paypulse: stopped by {stopped_by}: {line}")
+        return
+    console.print(f"paypulse: input ended: {line}")
+    console.print(f"  outputs: {outputs}")
+    if services.urls:
+        console.print(
+            "  /metrics and the status page stopped with the run; `paypulse statuspage` serves the page alone"
+        )
 
 
-def _source(kind: str, path: Path | None) -> Source:
+_LABELS = {"metrics": "metrics:", "status": "status page:"}
+
+
+def _describe_source(kind: str, events: Path | None, settings: Settings) -> str:
+    source = settings.source
+    if kind == "kafka":
+        return f"Kafka topic {source.topic} at {','.join(source.brokers)}"
+    if kind == "simulator":
+        return f"the simulator, scenario {source.scenario}, as fast as it generates"
     if kind == "stdin":
-        return StdinSource()
+        return "standard input"
+    return f"{events or source.path}"
+
+
+def _source(kind: str, path: Path | None, settings: Settings, stop: threading.Event) -> Source:
+    if kind == "stdin":
+        return InterruptibleStdin(stop)
     if kind == "file":
+        path = path or settings.source.path
         if path is None:
             raise ConfigError("source.path is required when source.kind = 'file' (or pass --events FILE)")
+        if not path.is_file():
+            raise _missing("source.path", path, settings, "give the JSON Lines file to read")
         return FileSource(path)
-    raise ConfigError(f"source.kind = {kind!r} cannot be run here; use 'kafka', 'file' or 'stdin'")
+    if kind == "simulator":
+        from paypulse.simulator import Simulator, load_scenario
+
+        scenario = settings.source.scenario
+        if scenario is None:
+            raise ConfigError(
+                "source.scenario is required when source.kind = 'simulator', e.g. scenarios/demo.toml"
+            )
+        if not scenario.is_file():
+            raise _missing(
+                "source.scenario", scenario, settings, "give a scenario TOML, e.g. scenarios/demo.toml"
+            )
+        return SimulatorSource(Simulator(load_scenario(scenario)))
+    raise ConfigError(f"source.kind = {kind!r} cannot be run; use 'kafka', 'file', 'stdin' or 'simulator'")
+
+
+class InterruptibleStdin:
+    """Standard input, read on a thread of its own so that a stop is seen within a tenth of a second.
+
+    As :class:`~paypulse.sources.StdinSource` (the offset is a line count), but standard input
+    can block for as long as its writer stays quiet, and the dataflow stops only between two
+    reads: here a reader thread hands the lines over through a queue (the reader waits while
+    ``max_queued`` are queued). It reads the file descriptor itself rather than ``sys.stdin``,
+    whose lock a reader still blocked at exit would hold while Python closes it.
+    """
+
+    def __init__(self, stop: threading.Event, fd: int = 0, max_queued: int = 100_000) -> None:
+        self.stop = stop
+        self.fd = fd
+        self.max_queued = max_queued
+
+    def partitions(self) -> list[str]:
+        return ["stdin"]
+
+    def read(self, partition: str, resume_at: int | None) -> Iterator[tuple[int, bytes]]:
+        lines: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+
+        def pump() -> None:
+            for offset, line in enumerate(_split_lines(self.fd), 1):
+                if resume_at is not None and offset <= resume_at:
+                    continue
+                lines.put((offset, line))
+                while lines.qsize() > self.max_queued and not self.stop.wait(0.01):
+                    pass
+            lines.put(None)
+
+        threading.Thread(target=pump, name="read-stdin", daemon=True).start()
+        while not self.stop.is_set():
+            try:
+                item = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            yield item
+
+
+def _split_lines(fd: int) -> Iterator[bytes]:
+    """The non-empty lines read from ``fd`` until its end, without their line ending.
+
+    >>> r, w = os.pipe()
+    >>> os.write(w, b"a\\r\\nbb\\n\\nc"), os.close(w)
+    (8, None)
+    >>> list(_split_lines(r))
+    [b'a', b'bb', b'c']
+    """
+    pieces: list[bytes] = []
+    while chunk := os.read(fd, 1 << 16):
+        *complete, rest = chunk.split(b"\n")
+        if complete:
+            complete[0] = b"".join([*pieces, complete[0]])
+            pieces = []
+            yield from (line.rstrip(b"\r") for line in complete if line.strip(b"\r"))
+        if rest:
+            pieces.append(rest)
+    last = b"".join(pieces).rstrip(b"\r")
+    if last:
+        yield last
+
+
+def _missing(field: str, path: Path, settings: Settings, fix: str) -> ConfigError:
+    return ConfigError(f"invalid setting {field} = '{path}' {settings.origin(field)}: no such file; {fix}")
 
 
 def register(app: typer.Typer) -> None:
