@@ -1,4 +1,4 @@
-.PHONY: demo test install bench check
+.PHONY: demo test install bench check up down
 
 demo:            ## install and run the demo: simulator, SQLite, local alert log
 	scripts/install
@@ -15,3 +15,11 @@ check:
 
 bench:
 	scripts/bench
+
+up:              ## the whole stack in Docker: Kafka, simulator, paypulse run, status page, Prometheus, Grafana
+	docker compose up --build --detach
+	@echo "status page http://localhost:8080/  Grafana http://localhost:3000/  Prometheus http://localhost:9090/"
+	@echo "logs: docker compose logs -f paypulse; stop: make down"
+
+down:            ## stop the stack (its volumes stay; docker compose down --volumes drops them too)
+	docker compose down
