@@ -92,6 +92,9 @@ class CountDetector:
         self.half_life_ms = half_life_ms
         self.hysteresis = Hysteresis(fire_after, resolve_after)
         self.recent: deque[float] = deque(maxlen=max(self.spans))
+        # per span, the sum of the last span - 1 kept counts: kept as they come, so a 15-minute span
+        # costs what a 1-minute one does (counts are whole numbers: the sums are exact)
+        self._tails = [0.0] * len(self.spans)
         self.mean = 0.0  # EW mean count per window
         self.profile = seasonal
         self.recent_usual: deque[float | None] = deque(maxlen=max(self.spans))  # the profile's, per window
@@ -144,12 +147,11 @@ class CountDetector:
         best = None
         count = self.count(obs)
         significance = self.budget.significance(obs.end_ms - obs.start_ms)
-        kept = list(self.recent)
+        kept = len(self.recent)
         usual_kept = list(self.recent_usual) if self._seasonal_ready else []
-        for span in self.spans:
-            recent = kept[max(len(kept) - span + 1, 0) :] if span > 1 else []
-            windows = len(recent) + 1
-            observed = sum(recent) + count
+        for span, tail in zip(self.spans, self._tails, strict=True):
+            windows = min(kept, span - 1) + 1
+            observed = tail + count
             expected = self._expected(obs, windows, usual_kept)
             judgement = _Judgement(False, observed, expected, 0.0, windows)
             if self.learned_ms >= self.warmup_ms and expected > 0:
@@ -216,7 +218,7 @@ class CountDetector:
             self.started_ms = None
         count = self.count(obs)
         usual = self._usual(obs)
-        self.recent.append(count)
+        self._keep(count)
         self.recent_usual.append(usual)
         width = obs.end_ms - obs.start_ms
         quiet = not firing and not bad and not self._abnormal_the_other_way(observed, expected, width)
@@ -236,6 +238,16 @@ class CountDetector:
                 level[2] += width
         self._last_judge = None
 
+    def _keep(self, count: float) -> None:
+        """Append a window's count, moving each span's tail sum along with it."""
+        recent, tails = self.recent, self._tails
+        for i, span in enumerate(self.spans):
+            if span > 1:
+                tails[i] += count
+                if len(recent) >= span - 1:
+                    tails[i] -= recent[-(span - 1)]
+        recent.append(count)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "v": 1,
@@ -252,7 +264,8 @@ class CountDetector:
 
     def restore(self, state: dict[str, Any]) -> None:
         self._last_judge = None
-        self.recent.extend(state["recent"])
+        for count in state["recent"]:
+            self._keep(count)
         self.mean = state["mean"]
         self.learned_ms = state["learned_ms"]
         self.started_ms = state["started_ms"]
