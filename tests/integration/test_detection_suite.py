@@ -23,6 +23,8 @@ from paypulse.settings import Settings
 from paypulse.simulator import Simulator, line_writer, load_scenario, write_lines
 from paypulse.sources import FileSource
 
+pytestmark = pytest.mark.integration
+
 # scenario -> overrides; busy and quiet hours, large and small channels, a small merchant.
 INCIDENTS: dict[str, dict[str, Any]] = {
     "success-rate-drop-alipay-busy": {},

@@ -24,6 +24,7 @@ from statuspage import Banner, BannerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
+pytestmark = pytest.mark.integration
 
 
 def simulate(path: Path, scenario: str, **overrides: object) -> Simulator:

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from paypulse.simulator import Simulator, validate_scenario, write_lines
+
+pytestmark = pytest.mark.integration
 
 SCENARIO = {
     "start": "2026-03-02T09:00:00+08:00",

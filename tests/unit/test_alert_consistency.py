@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,7 @@ def _stream(seed: int, rate: float, minutes: int, change_at: int, effect: str, s
     return lines
 
 
+@pytest.mark.integration  # twelve whole streams through the engine: seconds
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),

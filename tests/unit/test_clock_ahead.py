@@ -11,6 +11,8 @@ import pytest
 from paypulse.engine import Engine
 from paypulse.settings import Settings
 
+pytestmark = pytest.mark.integration  # replays hours of stream for each case: half a minute in all
+
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
 DAY_MS = 86_400_000
 MINUTE = 60_000
