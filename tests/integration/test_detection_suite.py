@@ -47,10 +47,11 @@ CLEAN: dict[str, dict[str, Any]] = {
 MISSED: dict[str, str] = {}
 SLOW_DROPS = {
     "success-rate-drop-card-quiet": "a 15-point drop on card at 04:00 (~36 payments/min) is found "
-    "only after 2-4 min (135-216 s measured): the information bound at that volume is ~3 min "
-    "(about 140 payments at one false alarm a month)",
+    "only after minutes: at one false page a week for the whole deployment, the information bound at "
+    "that volume is over 3 min",
     "success-rate-drop-merchant": "a 20-point drop on merchant m00040 (~9 payments/min) is found "
-    "after about 7 min (417 s measured): ~60 payments are what a once-a-month false alarm rate needs",
+    "after about 12 min (703 s measured): at the test's share of one false page a week, and with its "
+    "baseline known to about two points, the information bound is about 8 min",
 }
 FALSE_ALERTS: dict[str, str] = {}
 DROPS = [name for name in INCIDENTS if name.startswith("success-rate-drop")]
