@@ -10,15 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from alerting.model import Scope
+from detectors.suite import build_detectors, paging_tests
+from paypulse.settings import DetectorSettings
+
 pytestmark = pytest.mark.integration
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "detection_delay.py"
 
 
 def _bound_s(rate: float, base: float, drop: float) -> float:
+    """ln(ARL) / KL, with ARL the payments between the false alarms the benchmarked test may have:
+    its share of one false page a week among the tests of one channel and all payments."""
+    tests = 2 * paging_tests(build_detectors(Scope("x"), DetectorSettings(), 10_000))
+    arl_days = 7 * tests / DetectorSettings().false_pages_per_week
     q0, q1 = 1 - base, 1 - base + drop
     kl = q1 * math.log(q1 / q0) + (1 - q1) * math.log((1 - q1) / (1 - q0))
-    return math.log(rate * 86_400) / kl / rate
+    return math.log(rate * 86_400 * arl_days) / kl / rate
 
 
 def test_quick_run_prints_delays_next_to_the_information_bound(tmp_path: Path) -> None:

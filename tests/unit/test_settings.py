@@ -48,12 +48,10 @@ def _fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
-def test_example_loads() -> None:
+def test_example_loads_and_runs_as_shipped_with_its_routes_commented_out() -> None:
     settings = load_settings(EXAMPLE)
-    [route] = settings.alerting.routes
-    assert route.name == "oncall"
-    schemes = [url.get_secret_value().split("://")[0] for url in route.urls]
-    assert schemes == ["dingtalk", "wecombot", "mailtos"]
+    assert settings.alerting.routes == []  # placeholders would be refused as URLs: they are examples
+    assert "# [[alerting.routes]]" in EXAMPLE.read_text()
 
 
 def test_example_values_are_the_defaults_apart_from_the_example_route() -> None:
@@ -90,7 +88,6 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings(EXAMPLE)
     assert settings.detectors.min_attempts == 50
     assert settings.detectors.min_failures == 10, "the rest of [detectors] still comes from the file"
-    assert settings.alerting.routes[0].name == "oncall"
 
 
 def test_environment_overrides_a_value_the_file_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
