@@ -222,7 +222,7 @@ class DetectorSettings(Section):
 
 class RouteSettings(Section):
     name: str = Field(description="shown in logs and metrics, e.g. 'oncall-dingtalk'")
-    urls: list[SecretStr] = Field(description="Apprise URLs (dingtalk://, wecom://, mailto://, json://)")
+    urls: list[SecretStr] = Field(description="Apprise URLs (dingtalk://, wecombot://, mailtos://, json://)")
     kinds: list[str] = Field([], description="only these alert kinds; empty = all")
     min_severity: Literal["critical", "warning", "info"] = "warning"
 
