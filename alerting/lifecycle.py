@@ -313,6 +313,7 @@ class AlertLifecycle:
         scope = obs.scope
         what, fmt = _WHAT[(v.kind, v.measure)] if v.measure else _WHAT[v.kind]
         started_ms = v.started_at_ms if v.started_at_ms is not None else obs.start_ms
+        started_ms = min(started_ms, now_ms)  # never after its detection, whatever the estimate said
         summary = (
             f"{scope.label}: {what} {fmt.format(v.value)} vs normal {fmt.format(v.baseline)}, "
             f"since {_utc(started_ms):%H:%M:%S} UTC ({v.reason}){detail}"

@@ -18,13 +18,13 @@ from scipy.special import ndtri
 
 from detectors.budget import AlarmBudget
 from detectors.guards import Hysteresis
-from detectors.protocol import Observation, Verdict
+from detectors.protocol import Observation, Verdict, WindowsOnly
 from detectors.seasonal import SeasonalProfile
 
 __all__ = ["AmountDetector"]
 
 
-class AmountDetector:
+class AmountDetector(WindowsOnly):
     kind = "amount_deviation"
 
     def __init__(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.protocol import Detector, Observation, Verdict
+from detectors.protocol import Detector, Observation, Stepper, Verdict
 
 __all__ = ["AnyOf"]
 
@@ -52,17 +52,8 @@ class AnyOf:
         firing = [score for score, part_firing in judged if part_firing]
         return max(firing or [score for score, _ in judged]), bool(firing)
 
-    @property
-    def changed_at_ms(self) -> int | None:
-        """When a per-event part flipped firing since the engine last looked (see SequentialRateDetector)."""
-        changes = (getattr(part, "changed_at_ms", None) for part in self.parts.values())
-        return min((c for c in changes if c is not None), default=None)
-
-    @changed_at_ms.setter
-    def changed_at_ms(self, value: int | None) -> None:
-        for part in self.parts.values():
-            if hasattr(part, "changed_at_ms"):
-                part.changed_at_ms = value  # type: ignore[attr-defined]
+    def steppers(self) -> tuple[Stepper, ...]:
+        return tuple(stepper for part in self.parts.values() for stepper in part.steppers())
 
     def update(self, obs: Observation) -> None:
         for part in self.parts.values():

@@ -24,7 +24,7 @@ from scipy.special import pdtr, pdtrc
 
 from detectors.budget import AlarmBudget
 from detectors.guards import Hysteresis
-from detectors.protocol import Observation, Verdict
+from detectors.protocol import Observation, Verdict, WindowsOnly
 from detectors.seasonal import SeasonalProfile
 
 __all__ = ["CountDetector", "poisson_tail"]
@@ -51,7 +51,7 @@ def poisson_tail(count: int, mean: float, direction: Literal["up", "down"]) -> f
     return float(pdtr(count, mean))
 
 
-class CountDetector:
+class CountDetector(WindowsOnly):
     """A trailing-window Poisson test of one count against its learned rate, with hysteresis."""
 
     def __init__(

@@ -11,12 +11,12 @@ from collections import deque
 from typing import Any
 
 from detectors.guards import Hysteresis
-from detectors.protocol import Observation, Verdict
+from detectors.protocol import Observation, Verdict, WindowsOnly
 
 __all__ = ["LatencyDetector"]
 
 
-class LatencyDetector:
+class LatencyDetector(WindowsOnly):
     """Fires when callback p95 stays above ``limit_s`` with at least ``min_callbacks`` callbacks."""
 
     kind = "callback_latency_high"

@@ -16,14 +16,14 @@ from typing import Any
 
 from river import anomaly
 
-from detectors.protocol import Observation, Verdict
+from detectors.protocol import Observation, Verdict, WindowsOnly
 
 __all__ = ["RiverScoreDetector"]
 
 _MIN_SPREAD = 1e-9
 
 
-class RiverScoreDetector:
+class RiverScoreDetector(WindowsOnly):
     """Scores each window's value against River's rolling Gaussian; never fires by itself."""
 
     def __init__(

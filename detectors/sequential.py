@@ -82,7 +82,7 @@ class _Cusum:
             if self.s:
                 self.reset()
             return 0.0
-        if self.run_start_ms is None:
+        if self.run_start_ms is None or ts_ms < self.run_start_ms:  # arrivals are out of order
             self.run_start_ms = ts_ms
         self.s = s
         self.run_total += 1
@@ -175,7 +175,6 @@ class SequentialRateDetector:
         self.fired: _Cusum | None = None  # the test that fired, while firing
         self.r = 0.0
         self.firing = False
-        self.changed_at_ms: int | None = None  # set when firing flips; the engine clears it
         # True while a good outcome would change nothing (unarmed, or not firing with both tests
         # at 0): the engine skips the call then, which is about 2 steps in 3 on a normal day
         self.resting = True
@@ -186,10 +185,10 @@ class SequentialRateDetector:
 
     # -- per outcome ----------------------------------------------------------------------------
 
-    def step(self, bad: bool, ts_ms: int) -> None:
-        """Take one outcome, in arrival order."""
+    def step(self, bad: bool, ts_ms: int) -> bool:
+        """Take one outcome, in arrival order; True when it flipped firing."""
         if not self.armed or (self.resting and not bad):
-            return
+            return False
         if self.fired is not None:
             # recovered = back below the smallest drop worth an alert, whichever test fired: a
             # 20-point incident easing to 10 points has not recovered
@@ -198,11 +197,11 @@ class SequentialRateDetector:
             self.r = r if r > 0.0 else 0.0
             if self.r > self.resolve_h:
                 self.firing, self.fired, self.r = False, None, 0.0
-                self.changed_at_ms = ts_ms
                 self.small.reset()
                 self.large.reset()
                 self.resting = True
-            return
+                return True
+            return False
         small, large = self.small, self.large
         for test in (small, large):
             if (
@@ -211,10 +210,13 @@ class SequentialRateDetector:
                 and test.run_bad >= self.min_bad
             ):
                 self.firing, self.fired, self.r = True, test, 0.0
-                self.changed_at_ms = ts_ms
                 self.resting = False
-                return
+                return True
         self.resting = not small.s and not large.s
+        return False
+
+    def steppers(self) -> tuple[SequentialRateDetector, ...]:
+        return (self,)
 
     def _rest(self) -> None:
         """Recompute ``resting`` after the state changed outside :meth:`step`."""

@@ -19,10 +19,8 @@ from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
 from alerting.model import Alert, Scope
-from detectors.any_of import AnyOf
 from detectors.budget import AlarmBudget
-from detectors.protocol import Detector
-from detectors.sequential import SequentialRateDetector
+from detectors.protocol import Detector, Stepper, Verdict
 from detectors.suite import build_detectors, paging_tests
 from paypulse.ahead import AheadGuard
 from paypulse.dedup import EventIdFilter
@@ -43,7 +41,7 @@ _HISTORY = 30  # closed windows kept per scope: the 5-minute view at 10 s window
 _STREAMS = ("payments", "callbacks", "callback_delays")
 
 # detectors stepped per payment, per callback (failed?), per processed callback (late?)
-_Steppers = tuple[tuple[SequentialRateDetector, ...], ...]
+_Steppers = tuple[tuple[Stepper, ...], ...]
 
 
 class Engine:
@@ -83,6 +81,7 @@ class Engine:
         # channel's, all payments' and the merchant's; rebuilt lazily whenever scopes come or go
         self._steppers: dict[tuple[str, str | None], _Steppers] = {}
         self._scoped_merchants: set[str] = set()
+        self._flips: list[tuple[int, Verdict, Observation]] = []  # per-event flips not yet announced
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -148,22 +147,23 @@ class Engine:
                 if merchant is not None:
                     heavy_add(merchant)
                 failed = event.status != "succeeded"
-                for detector in step[0]:
-                    if failed or not detector.resting:  # a resting one ignores a good outcome
-                        detector.step(failed, ts)
+                for stepper in step[0]:
+                    # a resting one ignores a good outcome; a flip is judged at once, in arrival order
+                    if (failed or not stepper.resting) and stepper.step(failed, ts):
+                        self._flipped(stepper, ts)
                 if not failed:
                     paid(event.order_id, ts, event.channel, merchant, event.amount)
             elif kind is Callback:
                 n_cb += 1
                 failed = event.status != "processed"
-                for detector in step[1]:
-                    if failed or not detector.resting:
-                        detector.step(failed, ts)
+                for stepper in step[1]:
+                    if (failed or not stepper.resting) and stepper.step(failed, ts):
+                        self._flipped(stepper, ts)
                 if not failed:
                     late = ts - event.paid_at > slow_ms
-                    for detector in step[2]:
-                        if late or not detector.resting:
-                            detector.step(late, ts)
+                    for stepper in step[2]:
+                        if (late or not stepper.resting) and stepper.step(late, ts):
+                            self._flipped(stepper, ts)
                 if not failed and processed(event.order_id, ts) is not None:
                     self.stats.recovered_stuck += 1
             else:
@@ -297,20 +297,23 @@ class Engine:
         for key in [k for k in self._steppers if k[1] == merchant]:
             del self._steppers[key]
 
-    def _collect_sequential(self, out: EngineOutput) -> None:
-        """Alert changes that per-event detectors made during the batch, at the event that caused them."""
-        changes = []
+    def _flipped(self, stepper: Stepper, ts_ms: int) -> None:
+        """A per-event test flipped firing at the event of ``ts_ms``: judge its detector now, while
+        its state is the one that event left (later events of the batch may flip it back)."""
         for scope, detectors in self.detectors.items():
             for detector in detectors:
-                at = getattr(detector, "changed_at_ms", None)
-                if at is None:
-                    continue
-                detector.changed_at_ms = None  # type: ignore[attr-defined]
-                ring = self.history.get(scope)
-                obs = ring[-1] if ring else Observation(scope, at, at)
-                changes.append((at, detector.score(obs), obs))
-        for at, verdict, obs in sorted(changes, key=lambda c: c[0]):
-            self._announce([(verdict, obs, "")], at, out)
+                if stepper in detector.steppers():
+                    ring = self.history.get(scope)
+                    obs = ring[-1] if ring else Observation(scope, ts_ms, ts_ms)
+                    self._flips.append((ts_ms, detector.score(obs), obs))
+                    return
+
+    def _collect_sequential(self, out: EngineOutput) -> None:
+        """Announce the flips of per-event tests since the last flush, in the order their events
+        arrived, each at its event's time: the same order however the lines were cut into batches."""
+        for ts_ms, verdict, obs in self._flips:
+            self._announce([(verdict, obs, "")], ts_ms, out)
+        self._flips.clear()
 
     def _stuck_detail(self, scope: Scope) -> str:
         waiting = (self.stuck.pending.get(i) or self.stuck.stuck_now.get(i) for i in self.stuck.samples)
@@ -427,7 +430,6 @@ class Engine:
 
 
 def _split_streams(detectors: list[Detector]) -> _Steppers:
-    """The per-event detectors among ``detectors`` (and their parts), by the stream they take."""
-    flat = [p for d in detectors for p in (d.parts.values() if isinstance(d, AnyOf) else (d,))]
-    sequential = [d for d in flat if isinstance(d, SequentialRateDetector)]
-    return tuple(tuple(d for d in sequential if d.stream == stream) for stream in _STREAMS)
+    """The per-event tests of ``detectors``, by the stream they take."""
+    steppers = [stepper for detector in detectors for stepper in detector.steppers()]
+    return tuple(tuple(s for s in steppers if s.stream == stream) for stream in _STREAMS)
