@@ -5,6 +5,7 @@
   + InputError     one event is bad: ``.reason`` from a closed set, becomes a DeadLetter
   + DeliveryError  ``.retryable``: the outbox retries (5xx, timeout) or parks it (bad URL, 4xx)
   + StateError     a snapshot or stored row we cannot restore
+  + InputFileError a whole input file is missing, unreadable or not the layout asked for
 
 Bad events never escape as exceptions: :func:`paypulse.events.parse_line` turns them into
 values, so one poisoned line cannot stop the stream.
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigError",
     "DeliveryError",
     "InputError",
+    "InputFileError",
     "PayPulseError",
     "StateError",
 ]
@@ -114,3 +116,18 @@ class DeliveryError(PayPulseError):
 
 class StateError(PayPulseError):
     """Stored state (a snapshot, an outbox row) cannot be restored."""
+
+
+class InputFileError(PayPulseError):
+    """A whole input file (a statement, an order export) is missing, unreadable or of another layout.
+
+    The message names the file and what was expected; one bad row is never this, it is a reject.
+
+    >>> str(InputFileError("bill.csv", "not a WeChat Pay trade bill: expected a header starting 交易时间"))
+    'bill.csv: not a WeChat Pay trade bill: expected a header starting 交易时间'
+    """
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = Path(path)
+        self.problem = problem

@@ -41,12 +41,14 @@ from pydantic_settings.exceptions import SettingsError
 
 from paypulse.durations import Duration, format_duration
 from paypulse.errors import ConfigError
+from reconciliation.policy import Policy as ReconciliationSettings
 
 __all__ = [
     "AlertingSettings",
     "DetectorSettings",
     "EventSettings",
     "MetricsSettings",
+    "ReconciliationSettings",
     "RouteSettings",
     "Settings",
     "SourceSettings",
@@ -297,6 +299,7 @@ class Settings(BaseSettings):
     alerting: AlertingSettings = AlertingSettings()
     statuspage: StatusPageSettings = StatusPageSettings()
     metrics: MetricsSettings = MetricsSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
 
     # Where each value came from ("in paypulse.toml", "from environment variable ..."), for
     # messages about it later, such as an output path that cannot be written.

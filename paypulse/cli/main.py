@@ -14,7 +14,18 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
-from paypulse.cli import dashboards, demo, incident, replay, run, score_series, simulate, statuspage
+from paypulse.cli import (
+    dashboards,
+    demo,
+    incident,
+    reconcile,
+    replay,
+    run,
+    score_series,
+    simulate,
+    statuspage,
+    tickets,
+)
 from paypulse.errors import PayPulseError
 
 __all__ = ["app", "main"]
@@ -52,7 +63,8 @@ def _options(
     """Streaming monitor for payment health."""
 
 
-for module in (demo, run, replay, simulate, score_series, dashboards, statuspage, incident):
+_MODULES = (demo, run, replay, simulate, score_series, dashboards, statuspage, incident, reconcile, tickets)
+for module in _MODULES:
     module.register(app)
 
 

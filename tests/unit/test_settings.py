@@ -227,7 +227,13 @@ ZERO_REFUSED = {
     "alerting.repeat_interval",
     "alerting.retry_backoff",
 }
-ZERO_ALLOWED = {"windows.lateness", "detectors.warmup", "alerting.resolve_hold", "statuspage.hold"}
+ZERO_ALLOWED = {
+    "windows.lateness",
+    "detectors.warmup",
+    "alerting.resolve_hold",
+    "statuspage.hold",
+    "reconciliation.cutoff",
+}
 
 
 def test_every_duration_field_is_classified_for_zero() -> None:

@@ -1,0 +1,204 @@
+"""The batch join: a day's orders (and orders held from earlier days) against the statement.
+
+DuckDB does the heavy part, so a million-order day joins in seconds and spills to disk instead
+of growing in memory: it loads the normalised CSVs, groups the provider's payments and refunds
+per order, joins them to our orders and returns only the rows that differ (a few in a thousand on
+a normal day) plus the day's totals. Judging those rows is :mod:`reconciliation.judge`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from paypulse.events import CURRENCY_DECIMALS
+from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["HELD_COLUMNS", "DayTotals", "Window", "join_day"]
+
+_ORDER_TYPES: Final = {
+    "line": "BIGINT",
+    "order_id": "VARCHAR",
+    "merchant_id": "VARCHAR",
+    "channel": "VARCHAR",
+    "amount": "BIGINT",
+    "currency": "VARCHAR",
+    "status": "VARCHAR",
+    "created_ms": "BIGINT",
+    "paid_ms": "BIGINT",
+    "provider_txn_id": "VARCHAR",
+    "refund": "BIGINT",
+}
+_STATEMENT_TYPES: Final = {
+    "line": "BIGINT",
+    "order_id": "VARCHAR",
+    "provider_txn_id": "VARCHAR",
+    "kind": "VARCHAR",
+    "amount": "BIGINT",
+    "currency": "VARCHAR",
+    "fee": "DECIMAL(18,6)",
+    "at_ms": "BIGINT",
+}
+#: A held order as the holding pool stores it: the order's columns (no line) and the day it was held.
+HELD_COLUMNS: Final = (*ORDER_COLUMNS[1:], "held_on")
+_PAID: Final = "(" + ", ".join(f"'{s}'" for s in PAID_STATUSES) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The bill day in epoch milliseconds, and the start of its cut-off stretch."""
+
+    start_ms: int
+    end_ms: int
+    cutoff_ms: int  # orders paid from here on may be on the next day's bill
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    """The day's figures beside the differences, for summary.json."""
+
+    matched: int  # orders found on both sides
+    matched_ours: int  # their amount on our side, minor units
+    matched_theirs: int
+    payments: int
+    payments_amount: int
+    refunds: int
+    refunds_amount: int
+    refunds_without_order: int  # refunds of orders not in this export (paid on an earlier day)
+    fees: Decimal
+    expected_fees: Decimal | None  # minor units, exact: amount x rate
+    duplicate_orders: list[tuple[int, str]]  # (line, order_id) of repeated rows in the export
+
+
+def join_day(
+    orders_csv: Path,
+    statement_csv: Path,
+    held: Iterable[Sequence[Any]],
+    window: Window,
+    fee_rate: Decimal | None,
+    fee_tolerance: Decimal,
+    work_dir: Path,
+) -> tuple[list[dict[str, Any]], DayTotals]:
+    """Rows where the two sides differ, or an order waits, and the day's totals.
+
+    A row has our order's columns (None when only the provider has the order; ``held_on`` set for
+    an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
+    first ``txn``, all ``txns``, first ``p_amount``/``p_currency``/``p_at_ms``, summed ``fee``,
+    ``fee_bad`` when a row's fee is off the rate) and ``refunded``, the provider's refunds.
+    """
+    import duckdb  # here: paypulse.settings imports this package, and only this step needs DuckDB
+
+    con = duckdb.connect(str(work_dir / "join.duckdb"))
+    try:
+        con.execute(f"SET temp_directory = '{work_dir / 'spill'}'")
+        con.execute("SET preserve_insertion_order = false")
+        _load(con, orders_csv, statement_csv, held)
+        rate = "NULL" if fee_rate is None else f"CAST('{fee_rate}' AS DECIMAL(18,6))"
+        con.execute(_JOINED.format(rate=rate, tol=f"CAST('{fee_tolerance}' AS DECIMAL(18,6))"))
+        cursor = con.execute(_CANDIDATES.format(paid=_PAID), [window.start_ms])
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        totals = _totals(con, fee_rate is not None)
+    finally:
+        con.close()
+    return rows, totals
+
+
+def _read_csv(columns: dict[str, str]) -> str:
+    """A read_csv call for one of our normalised files: its dialect and types are known, not sniffed."""
+    return f"read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', columns = {columns})"
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, orders_csv: Path, statement_csv: Path, held: Iterable[Sequence[Any]]
+) -> None:
+    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [str(orders_csv)])
+    con.execute(
+        "CREATE TABLE o_dup AS SELECT line, order_id FROM ("
+        " SELECT line, order_id, row_number() OVER (PARTITION BY order_id ORDER BY line) AS n FROM o)"
+        " WHERE n > 1"
+    )
+    con.execute("DELETE FROM o WHERE line IN (SELECT line FROM o_dup)")
+    con.execute(f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [str(statement_csv)])
+    columns = ", ".join(f"{name} {_ORDER_TYPES.get(name, 'VARCHAR')}" for name in HELD_COLUMNS)
+    con.execute(f"CREATE TABLE held ({columns})")
+    rows = list(held)
+    if rows:
+        con.executemany(f"INSERT INTO held VALUES ({', '.join('?' * len(HELD_COLUMNS))})", rows)
+    con.execute("CREATE TABLE cur (code VARCHAR, scale BIGINT)")
+    con.executemany("INSERT INTO cur VALUES (?, ?)", [(c, 10**d) for c, d in CURRENCY_DECIMALS.items()])
+
+
+_JOINED: Final = """
+CREATE TABLE joined AS
+WITH ours AS (
+    SELECT * EXCLUDE (line), NULL::VARCHAR AS held_on FROM o WHERE order_id NOT IN (SELECT order_id FROM held)
+    UNION ALL BY NAME
+    SELECT * FROM held
+), pay AS (
+    SELECT order_id, count(*) AS n, arg_min(provider_txn_id, line) AS txn,
+           string_agg(provider_txn_id, ' ' ORDER BY line) AS txns,
+           arg_min(s.amount, line) AS p_amount, arg_min(currency, line) AS p_currency,
+           arg_min(at_ms, line) AS p_at_ms, sum(fee) AS fee,
+           sum(s.amount * {rate}) AS expected_fee,
+           coalesce(bool_or(abs(fee * cur.scale - s.amount * {rate}) > {tol} * cur.scale), false) AS fee_bad
+    FROM s LEFT JOIN cur ON cur.code = s.currency
+    WHERE kind = 'payment' GROUP BY order_id
+), ref AS (
+    SELECT order_id, count(*) AS refund_rows, sum(amount) AS refunded
+    FROM s WHERE kind = 'refund' GROUP BY order_id
+)
+SELECT coalesce(ours.order_id, pay.order_id) AS key, ours.*, pay.* EXCLUDE (order_id),
+       ref.refund_rows, coalesce(ref.refunded, 0) AS refunded
+FROM ours FULL JOIN pay ON ours.order_id = pay.order_id
+LEFT JOIN ref ON ref.order_id = coalesce(ours.order_id, pay.order_id)
+"""
+
+_CANDIDATES: Final = """
+SELECT * FROM joined
+WHERE held_on IS NOT NULL
+   OR (n IS NULL AND status IN {paid} AND (held_on IS NOT NULL OR paid_ms >= ?))
+   OR (order_id IS NULL AND n IS NOT NULL)
+   OR (n IS NOT NULL AND order_id IS NOT NULL AND (
+        status NOT IN {paid} OR n > 1 OR p_currency <> currency OR p_amount <> amount OR fee_bad
+        OR refunded <> refund))
+ORDER BY key
+"""
+
+
+def _totals(con: duckdb.DuckDBPyConnection, with_rate: bool) -> DayTotals:
+    matched = con.execute(
+        "SELECT count(*), coalesce(sum(amount), 0), coalesce(sum(p_amount), 0) FROM joined"
+        " WHERE order_id IS NOT NULL AND n IS NOT NULL"
+    ).fetchone()
+    statement = con.execute(
+        "SELECT count(*) FILTER (WHERE kind = 'payment'),"
+        " coalesce(sum(amount) FILTER (WHERE kind = 'payment'), 0),"
+        " count(*) FILTER (WHERE kind = 'refund'), coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0),"
+        " coalesce(sum(fee) FILTER (WHERE kind = 'payment'), 0) FROM s"
+    ).fetchone()
+    orphan = con.execute(
+        "SELECT count(*) FROM s WHERE kind = 'refund' AND order_id NOT IN (SELECT key FROM joined)"
+    ).fetchone()
+    expected = con.execute("SELECT coalesce(sum(expected_fee), 0) FROM joined").fetchone()
+    duplicates = con.execute("SELECT line, order_id FROM o_dup ORDER BY line").fetchall()
+    assert matched and statement and orphan and expected
+    return DayTotals(
+        matched=matched[0],
+        matched_ours=matched[1],
+        matched_theirs=matched[2],
+        payments=statement[0],
+        payments_amount=statement[1],
+        refunds=statement[2],
+        refunds_amount=statement[3],
+        refunds_without_order=orphan[0],
+        fees=Decimal(statement[4]),
+        expected_fees=Decimal(expected[0]) if with_rate else None,
+        duplicate_orders=[(line, order_id) for line, order_id in duplicates],
+    )

@@ -1,0 +1,202 @@
+"""One reconciliation run: read both files, join, judge, hold, repair, ticket and report.
+
+The order of the steps is the design. Files are read (bad rows to ``rejects.jsonl``) before the
+state file is touched, so a file that cannot be read changes nothing. All state changes of a run
+(holds, releases, repair actions, tickets, audit rows) commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from paypulse.events import CURRENCY_DECIMALS
+from reconciliation.classes import CLASSES
+from reconciliation.fields import format_minor
+from reconciliation.holding import held_before, hold, release
+from reconciliation.judge import Difference, judge_row
+from reconciliation.ledger import Ledger
+from reconciliation.matching import DayTotals, Window, join_day
+from reconciliation.orders import ORDER_COLUMNS, read_orders
+from reconciliation.policy import Policy
+from reconciliation.rejects import RejectLog
+from reconciliation.repairs import apply_repairs
+from reconciliation.report import write_differences
+from reconciliation.statements import STATEMENT_COLUMNS, StatementInfo, layout_for, read_statement
+from reconciliation.tickets import open_ticket
+
+__all__ = ["Run", "reconcile", "window_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What to reconcile and where the results go."""
+
+    provider: str
+    statement: Path
+    orders: Path
+    day: date
+    out: Path
+    state: Path
+    who: str
+
+
+def window_of(day: date, zone: ZoneInfo, cutoff: timedelta) -> Window:
+    """The bill day ``day`` in ``zone`` as epoch milliseconds, with its cut-off stretch.
+
+    >>> w = window_of(date(2024, 5, 1), ZoneInfo("Asia/Shanghai"), timedelta(minutes=15))
+    >>> (w.end_ms - w.start_ms) // 3_600_000, (w.end_ms - w.cutoff_ms) // 60_000
+    (24, 15)
+    """
+    start = datetime.combine(day, time(), zone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone)
+    return Window(
+        int(start.timestamp() * 1000), int(end.timestamp() * 1000), int((end - cutoff).timestamp() * 1000)
+    )
+
+
+def reconcile(run: Run, policy: Policy) -> dict[str, Any]:
+    """Reconcile ``run.day``; write the outputs into ``run.out`` and return the summary."""
+    zone = ZoneInfo(policy.time_zone)
+    run.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".work-", dir=run.out))
+    try:
+        with (run.out / "rejects.jsonl").open("wb") as rejects_file:
+            rejects = RejectLog(rejects_file)
+            info, order_rows = _read(run, policy, work, rejects)
+            window = window_of(run.day, zone, policy.cutoff)
+            ledger = Ledger(run.state)
+            try:
+                held = held_before(ledger, run.provider, run.day)
+                rows, totals = join_day(
+                    work / "orders.csv",
+                    work / "statement.csv",
+                    held,
+                    window,
+                    policy.fee_rates.get(run.provider),
+                    policy.fee_tolerance,
+                    work,
+                )
+                for line, order_id in totals.duplicate_orders:
+                    rejects.add(
+                        "orders",
+                        run.orders,
+                        line,
+                        "duplicate_order",
+                        f"order {order_id} repeats an earlier row",
+                        "",
+                    )
+                diffs = [
+                    d for row in rows for d in judge_row(row, run.day, run.provider, window, policy.hold_days)
+                ]
+                with ledger.transaction(), (run.out / "repairs.jsonl").open("wb") as repairs_file:
+                    _keep_holds(ledger, run, rows, diffs)
+                    repairs = apply_repairs(ledger, diffs, policy.repairs, run.who, repairs_file)
+                    for diff in diffs:
+                        if diff.final and diff.resolution is None:
+                            diff.ticket_id = open_ticket(ledger, diff, policy, run.who)
+            finally:
+                ledger.close()
+        write_differences(diffs, run.out, zone)
+        summary = _summary(run, info, order_rows, totals, diffs, repairs, rejects.summary())
+        (run.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        return summary
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _read(run: Run, policy: Policy, work: Path, rejects: RejectLog) -> tuple[StatementInfo, int]:
+    """Normalise both files into ``work``; the statement first, as it is the file most often wrong."""
+    layout = layout_for(run.provider, policy.generic)
+    with (work / "statement.csv").open("w", newline="") as out:
+        out.write(",".join(STATEMENT_COLUMNS) + "\n")
+        info = read_statement(run.statement, layout, policy, out, rejects)
+    with (work / "orders.csv").open("w", newline="") as out:
+        out.write(",".join(ORDER_COLUMNS) + "\n")
+        order_rows = read_orders(run.orders, policy.time_zone, out, rejects)
+    return info, order_rows
+
+
+def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: list[Difference]) -> None:
+    """Hold today's transient orders; release earlier holds the bill matched or the SLA ended."""
+    waiting = {d.order_id for d in diffs if not d.final}
+    missing = {d.order_id for d in diffs if d.final and d.klass == "ours_paid_provider_missing"}
+    hold(
+        ledger, run.provider, run.day, (r for r in rows if r["order_id"] in waiting and r["held_on"] is None)
+    )
+    released = [
+        (r["order_id"], "matched" if r["n"] else "missing")
+        for r in rows
+        if r["held_on"] is not None and (r["n"] or r["order_id"] in missing)
+    ]
+    release(ledger, run.provider, run.day, released)
+
+
+def _major(minor: Decimal | None, currency: str) -> str | None:
+    """Exact minor units (a fee may be a fraction of a fen) as a major-unit decimal string."""
+    if minor is None:
+        return None
+    return f"{minor.scaleb(-CURRENCY_DECIMALS.get(currency, 2)).normalize():f}"
+
+
+def _summary(
+    run: Run,
+    info: StatementInfo,
+    order_rows: int,
+    totals: DayTotals,
+    diffs: list[Difference],
+    repairs: Counter[str],
+    rejects: dict[str, dict[str, int]],
+) -> dict[str, Any]:
+    currency = next((d.currency for d in diffs), "CNY")
+    by_class: dict[str, dict[str, Any]] = {
+        k: {"count": 0, "amount": 0, "risk": s.risk} for k, s in CLASSES.items()
+    }
+    transient = {"count": 0, "amount": 0}
+    for diff in diffs:
+        bucket = by_class[diff.klass] if diff.final else transient
+        bucket["count"] += 1
+        bucket["amount"] += abs(diff.amount_delta)
+    for bucket in (*by_class.values(), transient):
+        bucket["amount"] = format_minor(bucket["amount"], currency)
+    statement = asdict(info)
+    statement.pop("header")
+    return {
+        "day": run.day.isoformat(),
+        "provider": run.provider,
+        "files": {"statement": str(run.statement), "orders": str(run.orders), "state": str(run.state)},
+        "statement": statement,
+        "orders": {"rows": order_rows},
+        "rejects": rejects,
+        "rejected_rows": sum(n for by_reason in rejects.values() for n in by_reason.values()),
+        "matched": {
+            "count": totals.matched,
+            "ours": format_minor(totals.matched_ours, currency),
+            "theirs": format_minor(totals.matched_theirs, currency),
+        },
+        "provider_totals": {
+            "payments": totals.payments,
+            "payments_amount": format_minor(totals.payments_amount, currency),
+            "refunds": totals.refunds,
+            "refunds_amount": format_minor(totals.refunds_amount, currency),
+            "refunds_without_order": totals.refunds_without_order,
+        },
+        "fees": {
+            "charged": f"{totals.fees.normalize():f}",
+            "expected": _major(totals.expected_fees, currency),
+        },
+        "differences": by_class,
+        "final": sum(d.final for d in diffs),
+        "transient": transient,
+        "repairs": dict(sorted(repairs.items())),
+        "tickets": sorted({d.ticket_id for d in diffs if d.ticket_id is not None}).__len__(),
+        "currency": currency,
+    }

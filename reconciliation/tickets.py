@@ -1,0 +1,175 @@
+"""Tickets: every final difference no rule resolved, owned by finance, ops or cs until closed.
+
+A ticket is keyed by day, provider, order and class, so re-running a day finds the tickets it
+opened before instead of opening twins. Assigning, resolving and writing off change a ticket's
+row and add an audit row naming who did it and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import IO, Final, Literal
+
+from paypulse.errors import PayPulseError
+from reconciliation.fields import format_minor
+from reconciliation.judge import Difference
+from reconciliation.ledger import Ledger, now_text
+from reconciliation.policy import Policy
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "STATUSES",
+    "TicketError",
+    "assign",
+    "export_csv",
+    "find",
+    "get",
+    "open_ticket",
+    "resolve",
+    "write_off",
+    "write_off_matching",
+]
+
+Status = Literal["open", "resolved", "written_off"]
+STATUSES: Final = ("open", "resolved", "written_off")
+EXPORT_COLUMNS: Final = (
+    "id",
+    "day",
+    "provider",
+    "order_id",
+    "provider_txn_id",
+    "class",
+    "risk",
+    "amount",
+    "currency",
+    "sla_due",
+    "assignee",
+    "status",
+    "created_at",
+    "updated_at",
+)
+
+
+class TicketError(PayPulseError):
+    """A ticket command cannot be carried out: an unknown id, or a ticket already closed."""
+
+
+def open_ticket(ledger: Ledger, diff: Difference, policy: Policy, who: str) -> int:
+    """The ticket for ``diff``: opened (and audited) the first time, found again after that."""
+    amount = abs(diff.amount_delta) or (diff.ours or diff.theirs or {}).get("amount", 0)
+    due = diff.day + timedelta(days=policy.ticket_sla_days.get(diff.risk, 3))
+    detail = json.dumps({"ours": diff.ours, "theirs": diff.theirs, "action": diff.action}, default=str)
+    stamp = now_text()
+    cursor = ledger.db.execute(
+        "INSERT OR IGNORE INTO tickets (key, day, provider, order_id, provider_txn_id, class, risk, amount,"
+        " currency, sla_due, assignee, detail, created_at, updated_at)"
+        f" VALUES ({', '.join('?' * 14)})",
+        (
+            diff.key,
+            diff.day.isoformat(),
+            diff.provider,
+            diff.order_id,
+            diff.provider_txn_id,
+            diff.klass,
+            diff.risk,
+            amount,
+            diff.currency,
+            due.isoformat(),
+            policy.assignee(diff.klass),
+            detail,
+            stamp,
+            stamp,
+        ),
+    )
+    row = ledger.db.execute("SELECT id FROM tickets WHERE key = ?", (diff.key,)).fetchone()
+    if cursor.rowcount:
+        ledger.audit(
+            who, "reconciliation found a difference", "open", f"ticket:{row['id']}", {"key": diff.key}
+        )
+    return int(row["id"])
+
+
+def get(ledger: Ledger, ticket_id: int) -> dict[str, object]:
+    """One ticket with its audit trail; TicketError if there is none with that id."""
+    row = ledger.db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    if row is None:
+        raise TicketError(f"no ticket {ticket_id} in {ledger.path}")
+    ticket = dict(row)
+    ticket["detail"] = json.loads(ticket["detail"])
+    ticket["history"] = [dict(a) for a in ledger.audit_log(f"ticket:{ticket_id}")]
+    return ticket
+
+
+def find(
+    ledger: Ledger,
+    *,
+    status: str | None = "open",
+    klass: str | None = None,
+    assignee: str | None = None,
+    max_amount: int | None = None,
+) -> list[dict[str, object]]:
+    """Tickets matching every filter given, oldest first."""
+    where, args = [], []
+    for column, value in (("status", status), ("class", klass), ("assignee", assignee)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if max_amount is not None:
+        where.append("amount <= ?")
+        args.append(max_amount)
+    sql = "SELECT * FROM tickets" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    return [dict(r) for r in ledger.db.execute(sql, args).fetchall()]
+
+
+def _change(ledger: Ledger, ids: Sequence[int], who: str, why: str, action: str, **columns: str) -> list[int]:
+    """Apply ``columns`` to open tickets ``ids`` in one transaction, auditing each; the ids changed."""
+    with ledger.transaction():
+        for ticket_id in ids:
+            ticket = get(ledger, ticket_id)
+            if ticket["status"] != "open" and action != "assign":
+                raise TicketError(f"ticket {ticket_id} is already {ticket['status']}; nothing changed")
+            sets = ", ".join(f"{c} = ?" for c in columns)
+            ledger.db.execute(
+                f"UPDATE tickets SET {sets}, updated_at = ? WHERE id = ?",
+                (*columns.values(), now_text(), ticket_id),
+            )
+            ledger.audit(who, why, action, f"ticket:{ticket_id}", columns)
+    return list(ids)
+
+
+def assign(ledger: Ledger, ids: Sequence[int], to: str, who: str, why: str) -> list[int]:
+    return _change(ledger, ids, who, why, "assign", assignee=to)
+
+
+def resolve(ledger: Ledger, ids: Sequence[int], who: str, why: str) -> list[int]:
+    return _change(ledger, ids, who, why, "resolve", status="resolved")
+
+
+def write_off(ledger: Ledger, ids: Sequence[int], who: str, why: str) -> list[int]:
+    return _change(ledger, ids, who, why, "write_off", status="written_off")
+
+
+def write_off_matching(ledger: Ledger, klass: str, max_amount: Decimal, who: str, why: str) -> list[int]:
+    """Write off every open ticket of ``klass`` whose amount is at most ``max_amount`` (major unit)."""
+    ids = [
+        int(str(t["id"]))
+        for t in find(ledger, klass=klass)
+        if Decimal(format_minor(int(str(t["amount"])), str(t["currency"]))) <= max_amount
+    ]
+    return write_off(ledger, ids, who, why)
+
+
+def export_csv(tickets: Iterable[dict[str, object]], out: IO[str]) -> int:
+    """Write tickets as CSV for finance (amounts in the major unit); the number written."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for t in tickets:
+        values = dict(t, amount=format_minor(int(str(t["amount"])), str(t["currency"])))
+        writer.writerow([values[c] for c in EXPORT_COLUMNS])
+        count += 1
+    return count
