@@ -8,6 +8,7 @@ a normal day) plus the day's totals. Judging those rows is :mod:`reconciliation.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -126,13 +127,15 @@ def _load(
     )
     con.execute("DELETE FROM o WHERE line IN (SELECT line FROM o_dup)")
     con.execute(f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [str(statement_csv)])
-    columns = ", ".join(f"{name} {_ORDER_TYPES.get(name, 'VARCHAR')}" for name in HELD_COLUMNS)
-    con.execute(f"CREATE TABLE held ({columns})")
-    rows = list(held)
-    if rows:
-        con.executemany(f"INSERT INTO held VALUES ({', '.join('?' * len(HELD_COLUMNS))})", rows)
-    con.execute("CREATE TABLE cur (code VARCHAR, scale BIGINT)")
-    con.executemany("INSERT INTO cur VALUES (?, ?)", [(c, 10**d) for c, d in CURRENCY_DECIMALS.items()])
+    held_csv = orders_csv.with_name("held.csv")
+    with held_csv.open("w", newline="") as out:  # a file, as executemany is slow in DuckDB
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(HELD_COLUMNS)
+        writer.writerows(held)
+    types = {name: _ORDER_TYPES.get(name, "VARCHAR") for name in HELD_COLUMNS}
+    con.execute(f"CREATE TABLE held AS SELECT * FROM {_read_csv(types)}", [str(held_csv)])
+    scales = ", ".join(f"('{code}', {10**decimals})" for code, decimals in CURRENCY_DECIMALS.items())
+    con.execute(f"CREATE TABLE cur AS SELECT * FROM (VALUES {scales}) AS t(code, scale)")
 
 
 _JOINED: Final = """

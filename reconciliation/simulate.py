@@ -68,7 +68,7 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
     plan += ["refunded"] * per_class + ["unpaid"] * (n // 10)
     plan += ["clean"] * max(0, n - len(plan))
     for i, case in enumerate(plan):
-        order_id = f"S{day:%Y%m%d}{i:07d}"
+        order_id = f"{'X' if case == 'provider_only' else 'S'}{day:%Y%m%d}{i:07d}"
         amount = rng.randint(100, 50_000)
         paid = start + timedelta(seconds=rng.randint(1800, 86_400 - 1800))
         if case in ("held", "late_on_bill"):
@@ -101,9 +101,7 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
         elif case == "ours_paid_provider_missing":
             payment = None  # type: ignore[assignment]
         elif case == "provider_only":
-            first.bill.append(
-                BillRow(f"X{order_id}", f"T{order_id}", "payment", amount, "CNY", _fee(amount), paid)
-            )
+            first.bill.append(payment)
             continue
         elif case in ("amount_over", "amount_under"):
             delta = rng.randint(1, 500) * (1 if case == "amount_over" else -1)

@@ -33,14 +33,15 @@ class Line:
 def sniff_encoding(head: bytes) -> str | None:
     """The encoding of a file starting with ``head``: ``utf-8-sig``, ``utf-8`` or ``gb18030``.
 
-    GB18030 reads every GBK and GB2312 file. None means binary (a NUL byte) or neither encoding.
-    ``head`` may end in the middle of a character: only complete characters are judged.
+    Judged line by line: a UTF-8 file with one line pasted from a GBK spreadsheet is still UTF-8
+    (that line becomes a reject), and a GBK file is GBK. GB18030 reads every GBK and GB2312 file.
+    None means binary (a NUL byte) or text in neither encoding. ``head`` may end mid-character.
 
     >>> sniff_encoding(codecs.BOM_UTF8 + "订单".encode())
     'utf-8-sig'
     >>> sniff_encoding("支付宝交易号".encode()), sniff_encoding("支付宝交易号".encode("gbk"))
     ('utf-8', 'gb18030')
-    >>> sniff_encoding("支付宝交易号".encode()[:-1])  # cut inside the last character
+    >>> sniff_encoding(b"\\n".join(["交易".encode(), "订单".encode(), "坏行".encode("gbk")]))  # one GBK line
     'utf-8'
     >>> sniff_encoding(b"PK\\x03\\x04\\x00\\x00") is None  # a zip file
     True
@@ -49,13 +50,25 @@ def sniff_encoding(head: bytes) -> str | None:
         return "utf-8-sig"
     if b"\x00" in head:
         return None
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-        except UnicodeDecodeError:
+    lines = head.split(b"\n")
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last may be cut mid-character
+    utf8 = other = 0
+    for line in lines:
+        if line.isascii():
             continue
-        return encoding
-    return None
+        try:
+            line.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+    if utf8 >= other:
+        return "utf-8"
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    return "gb18030"
 
 
 def open_lines(path: Path, what: str) -> Iterator[Line]:
