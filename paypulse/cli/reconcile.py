@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,12 +46,22 @@ def _day(text: str) -> date:
         raise ConfigError(f"invalid setting --date = {text!r}: write the bill day as YYYY-MM-DD") from None
 
 
+def _rate(text: str) -> Decimal:
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        rate = Decimal(-1)
+    if not 0 <= rate < 1:
+        raise ConfigError(f"invalid setting --fee-rate = {text!r}: write a fraction such as 0.006 (0.6%)")
+    return rate
+
+
 def _policy(config: Path | None, fee_rate: str | None, provider: str, columns: list[str]) -> Policy:
     """The ``[reconciliation]`` settings with the command line's overrides."""
     policy = load_settings(config).reconciliation
     update: dict[str, Any] = {}
     if fee_rate is not None:
-        update["fee_rates"] = {**policy.fee_rates, provider: fee_rate}
+        update["fee_rates"] = {**policy.fee_rates, provider: _rate(fee_rate)}
     mapping = dict(policy.generic.model_dump())
     for column in columns:
         field, sep, header = column.partition("=")

@@ -101,8 +101,16 @@ def _hostile_orders(tmp_path: Path) -> Path:
 def test_hostile_order_rows_become_rejects_not_crashes(tmp_path: Path) -> None:
     summary = run(tmp_path, "wechat", STATEMENTS["wechat"], _hostile_orders(tmp_path))
     reasons = [r["reason"] for r in summary["rejected"]]
-    assert reasons == ["bad_amount", "bad_amount", "bad_amount", "bad_currency", "bad_encoding", "not_object",
-                       "missing_field", "bad_json"]  # fmt: skip
+    assert reasons == [
+        "bad_amount",
+        "bad_amount",
+        "bad_amount",
+        "bad_currency",
+        "bad_encoding",
+        "not_object",
+        "missing_field",
+        "bad_json",
+    ]
     assert summary["orders"]["rows"] == 9
 
 

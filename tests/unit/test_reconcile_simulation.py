@@ -30,8 +30,15 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(sim: Path, out: Path, provider: str, day: date) -> list[dict]:
-    run = Run(provider, sim / f"{provider}-{day}.csv", sim / f"orders-{day}.jsonl", day, out / f"{day}",
-              out / "state.sqlite3", "test")  # fmt: skip
+    run = Run(
+        provider,
+        sim / f"{provider}-{day}.csv",
+        sim / f"orders-{day}.jsonl",
+        day,
+        out / f"{day}",
+        out / "state.sqlite3",
+        "test",
+    )
     reconcile(run, POLICY)
     lines = (out / f"{day}" / "differences.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
