@@ -131,3 +131,6 @@ class InputFileError(PayPulseError):
         super().__init__(f"{path}: {problem}")
         self.path = Path(path)
         self.problem = problem
+
+    def __reduce__(self) -> tuple[type[InputFileError], tuple[Path, str]]:
+        return type(self), (self.path, self.problem)  # crosses process boundaries as itself

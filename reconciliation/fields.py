@@ -9,7 +9,7 @@ rounded, because a rounded amount would hide the very difference reconciliation 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -173,10 +173,10 @@ def parse_time(text: str, zone: ZoneInfo, field: str) -> int:
         raise RowError(
             "missing_field" if not text.strip() else "bad_timestamp", f"{field} {text!r} is {what}"
         ) from None
+    if not 2000 <= moment.year < 2100:
+        raise RowError("bad_timestamp", f"{field} {text!r} is outside 2000-2099")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    if not 2000 <= moment.astimezone(UTC).year < 2100:
-        raise RowError("bad_timestamp", f"{field} {text!r} is outside 2000-2099")
     return int(moment.timestamp() * 1000)
 
 

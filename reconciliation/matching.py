@@ -78,15 +78,16 @@ class DayTotals:
 
 
 def join_day(
-    orders_csv: Path,
-    statement_csv: Path,
+    work_dir: Path,
     held: Iterable[Sequence[Any]],
     window: Window,
     fee_rate: Decimal | None,
     fee_tolerance: Decimal,
-    work_dir: Path,
 ) -> tuple[list[dict[str, Any]], DayTotals]:
     """Rows where the two sides differ, or an order waits, and the day's totals.
+
+    ``work_dir`` holds the normalised ``orders.csv`` and ``statement.csv``; DuckDB keeps its
+    database and spill files there too.
 
     A row has our order's columns (None when only the provider has the order; ``held_on`` set for
     an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
@@ -99,7 +100,7 @@ def join_day(
     try:
         con.execute(f"SET temp_directory = '{work_dir / 'spill'}'")
         con.execute("SET preserve_insertion_order = false")
-        _load(con, orders_csv, statement_csv, held)
+        _load(con, work_dir, held)
         rate = "NULL" if fee_rate is None else f"CAST('{fee_rate}' AS DECIMAL(18,6))"
         con.execute(_JOINED.format(rate=rate, tol=f"CAST('{fee_tolerance}' AS DECIMAL(18,6))"))
         cursor = con.execute(_CANDIDATES.format(paid=_PAID), [window.start_ms])
@@ -116,18 +117,18 @@ def _read_csv(columns: dict[str, str]) -> str:
     return f"read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', columns = {columns})"
 
 
-def _load(
-    con: duckdb.DuckDBPyConnection, orders_csv: Path, statement_csv: Path, held: Iterable[Sequence[Any]]
-) -> None:
-    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [str(orders_csv)])
+def _load(con: duckdb.DuckDBPyConnection, work_dir: Path, held: Iterable[Sequence[Any]]) -> None:
+    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [str(work_dir / "orders.csv")])
     con.execute(
         "CREATE TABLE o_dup AS SELECT line, order_id FROM ("
         " SELECT line, order_id, row_number() OVER (PARTITION BY order_id ORDER BY line) AS n FROM o)"
         " WHERE n > 1"
     )
     con.execute("DELETE FROM o WHERE line IN (SELECT line FROM o_dup)")
-    con.execute(f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [str(statement_csv)])
-    held_csv = orders_csv.with_name("held.csv")
+    con.execute(
+        f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [str(work_dir / "statement.csv")]
+    )
+    held_csv = work_dir / "held.csv"
     with held_csv.open("w", newline="") as out:  # a file, as executemany is slow in DuckDB
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(HELD_COLUMNS)

@@ -20,10 +20,10 @@ _KEPT_CHARS: Final = 512
 class RejectLog:
     """Appends reject records as JSON Lines and counts them per ``(source, reason)``."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], counts: Counter[tuple[str, str]] | None = None) -> None:
         self._stream = stream
         self._encode = msgspec.json.Encoder().encode
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.counts: Counter[tuple[str, str]] = Counter(counts)  # carried over from records already written
 
     def add(self, source: str, path: Path, line: int, reason: str, detail: str, raw: bytes | str) -> None:
         """Record one rejected row (``line`` 0 for the file as a whole, e.g. a missing summary)."""

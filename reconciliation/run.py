@@ -11,9 +11,11 @@ import json
 import shutil
 import tempfile
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,40 +71,25 @@ def reconcile(run: Run, policy: Policy) -> dict[str, Any]:
     run.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=run.out))
     try:
+        (info, statement_rejects), (order_rows, order_rejects) = _read_both(run, policy, work)
         with (run.out / "rejects.jsonl").open("wb") as rejects_file:
-            rejects = RejectLog(rejects_file)
-            info, order_rows = _read(run, policy, work, rejects)
+            for part in ("statement", "orders"):
+                with (work / f"rejects-{part}.jsonl").open("rb") as chunk:
+                    shutil.copyfileobj(chunk, rejects_file)
+            rejects = RejectLog(rejects_file, statement_rejects + order_rejects)
             window = window_of(run.day, zone, policy.cutoff)
             ledger = Ledger(run.state)
             try:
                 held = held_before(ledger, run.provider, run.day)
-                rows, totals = join_day(
-                    work / "orders.csv",
-                    work / "statement.csv",
-                    held,
-                    window,
-                    policy.fee_rates.get(run.provider),
-                    policy.fee_tolerance,
-                    work,
-                )
+                rate = policy.fee_rates.get(run.provider)
+                rows, totals = join_day(work, held, window, rate, policy.fee_tolerance)
                 for line, order_id in totals.duplicate_orders:
-                    rejects.add(
-                        "orders",
-                        run.orders,
-                        line,
-                        "duplicate_order",
-                        f"order {order_id} repeats an earlier row",
-                        "",
-                    )
+                    detail = f"order {order_id} repeats an earlier row"
+                    rejects.add("orders", run.orders, line, "duplicate_order", detail, "")
                 diffs = [
-                    d for row in rows for d in judge_row(row, run.day, run.provider, window, policy.hold_days)
+                    d for r in rows for d in judge_row(r, run.day, run.provider, window, policy.hold_days)
                 ]
-                with ledger.transaction(), (run.out / "repairs.jsonl").open("wb") as repairs_file:
-                    _keep_holds(ledger, run, rows, diffs)
-                    repairs = apply_repairs(ledger, diffs, policy.repairs, run.who, repairs_file)
-                    for diff in diffs:
-                        if diff.final and diff.resolution is None:
-                            diff.ticket_id = open_ticket(ledger, diff, policy, run.who)
+                repairs = _record(ledger, run, policy, rows, diffs)
             finally:
                 ledger.close()
         write_differences(diffs, run.out, zone)
@@ -113,16 +100,44 @@ def reconcile(run: Run, policy: Policy) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read(run: Run, policy: Policy, work: Path, rejects: RejectLog) -> tuple[StatementInfo, int]:
-    """Normalise both files into ``work``; the statement first, as it is the file most often wrong."""
-    layout = layout_for(run.provider, policy.generic)
-    with (work / "statement.csv").open("w", newline="") as out:
-        out.write(",".join(STATEMENT_COLUMNS) + "\n")
-        info = read_statement(run.statement, layout, policy, out, rejects)
-    with (work / "orders.csv").open("w", newline="") as out:
-        out.write(",".join(ORDER_COLUMNS) + "\n")
-        order_rows = read_orders(run.orders, policy.time_zone, out, rejects)
-    return info, order_rows
+def _read_both(run: Run, policy: Policy, work: Path) -> tuple[tuple[Any, Counter], tuple[Any, Counter]]:  # type: ignore[type-arg]
+    """Normalise both files into ``work`` at once, one process each: reading is most of a run.
+
+    Each side writes its own rejects file; an error in either (a file that is not what was asked
+    for) is raised here, the statement's first.
+    """
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork")) as pool:
+        statement = pool.submit(_read_side, "statement", run, policy, work)
+        orders = pool.submit(_read_side, "orders", run, policy, work)
+        return statement.result(), orders.result()
+
+
+def _read_side(side: str, run: Run, policy: Policy, work: Path) -> tuple[Any, Counter]:  # type: ignore[type-arg]
+    """Normalise one side into ``work/<side>.csv``: (what was read, reject counts)."""
+    columns = STATEMENT_COLUMNS if side == "statement" else ORDER_COLUMNS
+    with (work / f"{side}.csv").open("w", newline="") as out, \
+         (work / f"rejects-{side}.jsonl").open("wb") as rejects_file:  # fmt: skip
+        out.write(",".join(columns) + "\n")
+        rejects = RejectLog(rejects_file)
+        if side == "statement":
+            layout = layout_for(run.provider, policy.generic)
+            read: Any = read_statement(run.statement, layout, policy, out, rejects)
+        else:
+            read = read_orders(run.orders, policy.time_zone, out, rejects)
+    return read, rejects.counts
+
+
+def _record(
+    ledger: Ledger, run: Run, policy: Policy, rows: list[dict[str, Any]], diffs: list[Difference]
+) -> Counter[str]:
+    """Change the state file for this run in one transaction: holds, repairs, tickets."""
+    with ledger.transaction(), (run.out / "repairs.jsonl").open("wb") as repairs_file:
+        _keep_holds(ledger, run, rows, diffs)
+        repairs = apply_repairs(ledger, diffs, policy.repairs, run.who, repairs_file)
+        for diff in diffs:
+            if diff.final and diff.resolution is None:
+                diff.ticket_id = open_ticket(ledger, diff, policy, run.who)
+    return repairs
 
 
 def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: list[Difference]) -> None:
