@@ -12,7 +12,7 @@ A domain package on the kernel only (``paypulse.errors``, ``paypulse.durations``
 * :mod:`~reconciliation.run` is one run, start to end; :mod:`~reconciliation.simulate` a test day.
 """
 
-from reconciliation.classes import CLASSES, RISKS, ClassSpec
+from reconciliation.classes import CLASSES, ClassSpec
 from reconciliation.judge import Difference
 from reconciliation.ledger import Ledger
 from reconciliation.policy import PROVIDERS, GenericColumns, Policy, Repairs
@@ -22,7 +22,6 @@ from reconciliation.simulate import simulate, write_simulation
 __all__ = [
     "CLASSES",
     "PROVIDERS",
-    "RISKS",
     "ClassSpec",
     "Difference",
     "GenericColumns",

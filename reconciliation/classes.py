@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["CLASSES", "RISKS", "ClassSpec", "Risk"]
+__all__ = ["CLASSES", "ClassSpec", "Risk"]
 
 Risk = Literal["high", "medium", "low"]
-RISKS: Final = ("high", "medium", "low")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ held for the next day's bill and becomes a final ``ours_paid_provider_missing`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -132,11 +133,13 @@ def judge_row(
     return found
 
 
-def _missing(diff: Any, row: dict[str, Any], day: date, window: Window, hold_days: int) -> Difference:
+def _missing(
+    diff: Callable[..., Difference], row: dict[str, Any], day: date, window: Window, hold_days: int
+) -> Difference:
     """Our paid order the provider does not show: held while it may still come, then final."""
     held_on = date.fromisoformat(row["held_on"]) if row["held_on"] else None
     if held_on is None and row["paid_ms"] < window.cutoff_ms:
-        return diff("ours_paid_provider_missing", -row["amount"])  # type: ignore[no-any-return]
+        return diff("ours_paid_provider_missing", -row["amount"])
     until = (held_on or day) + timedelta(days=hold_days)
     final = until <= day
-    return diff("ours_paid_provider_missing", -row["amount"], final=final, held_until=until)  # type: ignore[no-any-return]
+    return diff("ours_paid_provider_missing", -row["amount"], final=final, held_until=until)

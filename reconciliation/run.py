@@ -100,7 +100,10 @@ def reconcile(run: Run, policy: Policy) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read_both(run: Run, policy: Policy, work: Path) -> tuple[tuple[Any, Counter], tuple[Any, Counter]]:  # type: ignore[type-arg]
+_Read = tuple[Any, Counter[tuple[str, str]]]  # what one side's reader returned, and its reject counts
+
+
+def _read_both(run: Run, policy: Policy, work: Path) -> tuple[_Read, _Read]:
     """Normalise both files into ``work`` at once, one process each: reading is most of a run.
 
     Each side writes its own rejects file; an error in either (a file that is not what was asked
@@ -112,7 +115,7 @@ def _read_both(run: Run, policy: Policy, work: Path) -> tuple[tuple[Any, Counter
         return statement.result(), orders.result()
 
 
-def _read_side(side: str, run: Run, policy: Policy, work: Path) -> tuple[Any, Counter]:  # type: ignore[type-arg]
+def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
     """Normalise one side into ``work/<side>.csv``: (what was read, reject counts)."""
     columns = STATEMENT_COLUMNS if side == "statement" else ORDER_COLUMNS
     with (work / f"{side}.csv").open("w", newline="") as out, \

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -85,7 +85,7 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
             "provider_txn_id": f"T{order_id}",
         }
         payment = BillRow(order_id, f"T{order_id}", "payment", amount, "CNY", _fee(amount), paid)
-        bill = first.bill
+        bill, billed = first.bill, True
         if case in CLASSES:
             labels.append({"order_id": order_id, "class": case, "day": day.isoformat()})
         if case in ("provider_paid_ours_unpaid", "unpaid"):
@@ -96,18 +96,15 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
                 paid_at="",
                 provider_txn_id="",
             )
-            if case == "unpaid":
-                payment = None  # type: ignore[assignment]
+            billed = case != "unpaid"
         elif case == "ours_paid_provider_missing":
-            payment = None  # type: ignore[assignment]
+            billed = False
         elif case == "provider_only":
             first.bill.append(payment)
             continue
         elif case in ("amount_over", "amount_under"):
             delta = rng.randint(1, 500) * (1 if case == "amount_over" else -1)
-            payment = BillRow(
-                order_id, payment.txn, "payment", amount + delta, "CNY", _fee(amount + delta), paid
-            )
+            payment = replace(payment, amount=amount + delta, fee=_fee(amount + delta))
         elif case == "duplicate_payment":
             bill.append(
                 BillRow(
@@ -121,9 +118,7 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
                 )
             )
         elif case == "fee_mismatch":
-            payment = BillRow(
-                order_id, payment.txn, "payment", amount, "CNY", _fee(amount) + Decimal("0.05"), paid
-            )
+            payment = replace(payment, fee=payment.fee + Decimal("0.05"))
         elif case == "currency_mismatch":
             order["currency"] = "HKD"
         elif case in ("refund_mismatch", "refunded"):
@@ -146,7 +141,7 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
                 }
             )
         first.orders.append(order)
-        if payment is not None:
+        if billed:
             bill.append(payment)
     for j in range(max(5, n // 20)):  # day 2's own clean orders
         order_id = f"S{second.day:%Y%m%d}{j:07d}"

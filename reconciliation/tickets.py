@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import IO, Final, Literal
+from typing import IO, Any, Final
 
 from paypulse.errors import PayPulseError
 from reconciliation.fields import format_minor
@@ -34,7 +34,6 @@ __all__ = [
     "write_off_matching",
 ]
 
-Status = Literal["open", "resolved", "written_off"]
 STATUSES: Final = ("open", "resolved", "written_off")
 EXPORT_COLUMNS: Final = (
     "id",
@@ -93,7 +92,7 @@ def open_ticket(ledger: Ledger, diff: Difference, policy: Policy, who: str) -> i
     return int(row["id"])
 
 
-def get(ledger: Ledger, ticket_id: int) -> dict[str, object]:
+def get(ledger: Ledger, ticket_id: int) -> dict[str, Any]:
     """One ticket with its audit trail; TicketError if there is none with that id."""
     row = ledger.db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     if row is None:
@@ -111,7 +110,7 @@ def find(
     klass: str | None = None,
     assignee: str | None = None,
     max_amount: int | None = None,
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Tickets matching every filter given, oldest first."""
     where, args = [], []
     for column, value in (("status", status), ("class", klass), ("assignee", assignee)):
@@ -156,20 +155,20 @@ def write_off(ledger: Ledger, ids: Sequence[int], who: str, why: str) -> list[in
 def write_off_matching(ledger: Ledger, klass: str, max_amount: Decimal, who: str, why: str) -> list[int]:
     """Write off every open ticket of ``klass`` whose amount is at most ``max_amount`` (major unit)."""
     ids = [
-        int(str(t["id"]))
+        t["id"]
         for t in find(ledger, klass=klass)
-        if Decimal(format_minor(int(str(t["amount"])), str(t["currency"]))) <= max_amount
+        if Decimal(format_minor(t["amount"], t["currency"])) <= max_amount
     ]
     return write_off(ledger, ids, who, why)
 
 
-def export_csv(tickets: Iterable[dict[str, object]], out: IO[str]) -> int:
+def export_csv(tickets: Iterable[dict[str, Any]], out: IO[str]) -> int:
     """Write tickets as CSV for finance (amounts in the major unit); the number written."""
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for t in tickets:
-        values = dict(t, amount=format_minor(int(str(t["amount"])), str(t["currency"])))
+        values = dict(t, amount=format_minor(t["amount"], t["currency"]))
         writer.writerow([values[c] for c in EXPORT_COLUMNS])
         count += 1
     return count

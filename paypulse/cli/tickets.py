@@ -84,21 +84,23 @@ def list_command(
                 typer.echo(f"wrote {export_csv(found, out)} tickets to {csv_out}", err=True)
         return
     table = Table(title=f"{len(found)} tickets ({status})")
-    for name in ("id", "day", "provider", "order", "class", "risk", "amount", "due", "assignee", "status"):
+    columns = (
+        "id",
+        "day",
+        "provider",
+        "order_id",
+        "class",
+        "risk",
+        "amount",
+        "sla_due",
+        "assignee",
+        "status",
+    )
+    for name in columns:
         table.add_column(name)
-    for t in found:
-        table.add_row(
-            str(t["id"]),
-            str(t["day"]),
-            str(t["provider"]),
-            str(t["order_id"]),
-            str(t["class"]),
-            str(t["risk"]),
-            format_minor(int(str(t["amount"])), str(t["currency"])),
-            str(t["sla_due"]),
-            str(t["assignee"]),
-            str(t["status"]),
-        )
+    for ticket in found:
+        shown = {**ticket, "amount": format_minor(ticket["amount"], ticket["currency"])}
+        table.add_row(*(str(shown[name]) for name in columns))
     Console().print(table)
 
 

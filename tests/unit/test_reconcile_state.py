@@ -100,7 +100,7 @@ def test_every_ticket_change_is_audited_with_who_and_why(tmp_path: Path) -> None
     with pytest.raises(TicketError, match=f"ticket {first} is already resolved; nothing changed"):
         write_off(ledger, [second, first], "bob", "tidy up")
     assert get(ledger, second)["status"] == "open"  # the batch failed as a whole
-    history = [(h["who"], h["why"], h["action"]) for h in get(ledger, first)["history"]]  # type: ignore[union-attr]
+    history = [(h["who"], h["why"], h["action"]) for h in get(ledger, first)["history"]]
     assert history[1:] == [
         ("carol", "bob knows this merchant", "assign"),
         ("bob", "refunded the payer by hand", "resolve"),
