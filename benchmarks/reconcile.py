@@ -58,6 +58,7 @@ def _reconcile(sim: Path, provider: str) -> None:
                 "peak_rss_mib": round(peak_mib),
                 "readers_peak_rss_mib": round(readers_mib),
                 "final": summary["final"],
+                "orders": summary["orders"]["rows"],
                 "matched": summary["matched"]["count"],
             }
         )
@@ -74,7 +75,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--provider", choices=("wechat", "alipay", "generic"), default="wechat")
     parser.add_argument("--step", choices=("generate", "reconcile"), help=argparse.SUPPRESS)
-    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="keep the simulated day here, and reuse one already there (default: a temp dir)",
+    )
     args = parser.parse_args()
     if args.step == "generate":
         _generate(args.dir, args.orders)
@@ -83,14 +88,17 @@ def main() -> None:
         _reconcile(args.dir, args.provider)
         return
     with tempfile.TemporaryDirectory(prefix="paypulse-reconcile-bench-") as tmp:
+        sim = args.dir or Path(tmp)
         began = time.perf_counter()
-        _child("--step", "generate", "--dir", tmp, "--orders", str(args.orders))
+        if not (sim / "labels.jsonl").exists():
+            _child("--step", "generate", "--dir", str(sim), "--orders", str(args.orders))
         generated = time.perf_counter() - began
-        size_mib = sum(p.stat().st_size for p in Path(tmp).glob(f"*{DAY}*")) / 2**20
-        result = json.loads(_child("--step", "reconcile", "--dir", tmp, "--provider", args.provider))
+        size_mib = sum(p.stat().st_size for p in sim.glob(f"*{DAY}*")) / 2**20
+        result = json.loads(_child("--step", "reconcile", "--dir", str(sim), "--provider", args.provider))
     print(
-        f"reconcile {args.orders:,} orders ({args.provider} bill; files {size_mib:,.0f} MiB, generated in "
-        f"{generated:.0f} s): {result['seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB; "
+        f"reconcile {result['orders']:,} orders ({args.provider} bill; files {size_mib:,.0f} MiB, "
+        f"generated in {generated:.0f} s): {result['seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB "
+        f"(file readers {result['readers_peak_rss_mib']} MiB at most); "
         f"{result['matched']:,} matched, {result['final']:,} differences"
     )
 

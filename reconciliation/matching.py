@@ -21,7 +21,7 @@ from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["HELD_COLUMNS", "DayTotals", "Window", "join_day"]
+__all__ = ["HELD_COLUMNS", "MEMORY_LIMIT", "DayTotals", "Window", "join_day"]
 
 _ORDER_TYPES: Final = {
     "line": "BIGINT",
@@ -46,6 +46,9 @@ _STATEMENT_TYPES: Final = {
     "fee": "DECIMAL(18,6)",
     "at_ms": "BIGINT",
 }
+#: DuckDB's memory for the join; past it, it spills to the work directory. Its default (80% of
+#: the machine) lets memory grow with the day; this keeps a million-order day flat.
+MEMORY_LIMIT: Final = "512MB"
 #: A held order as the holding pool stores it: the order's columns (no line) and the day it was held.
 HELD_COLUMNS: Final = (*ORDER_COLUMNS[1:], "held_on")
 _PAID: Final = "(" + ", ".join(f"'{s}'" for s in PAID_STATUSES) + ")"
@@ -99,6 +102,7 @@ def join_day(
     con = duckdb.connect(str(work_dir / "join.duckdb"))
     try:
         con.execute(f"SET temp_directory = '{work_dir / 'spill'}'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
         _load(con, work_dir, held)
         rate = "NULL" if fee_rate is None else f"CAST('{fee_rate}' AS DECIMAL(18,6))"

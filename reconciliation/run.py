@@ -174,6 +174,10 @@ def _summary(
     repairs: Counter[str],
     rejects: dict[str, dict[str, int]],
 ) -> dict[str, Any]:
+    """summary.json: counts and amounts per class, the matched totals, fees, rejects and repairs.
+
+    Amounts are in the bill's currency: a provider settles a merchant account in one.
+    """
     currency = next((d.currency for d in diffs), "CNY")
     by_class: dict[str, dict[str, Any]] = {
         k: {"count": 0, "amount": 0, "risk": s.risk} for k, s in CLASSES.items()
@@ -215,6 +219,6 @@ def _summary(
         "final": sum(d.final for d in diffs),
         "transient": transient,
         "repairs": dict(sorted(repairs.items())),
-        "tickets": sorted({d.ticket_id for d in diffs if d.ticket_id is not None}).__len__(),
+        "tickets": len({d.ticket_id for d in diffs if d.ticket_id is not None}),
         "currency": currency,
     }

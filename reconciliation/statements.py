@@ -261,24 +261,21 @@ def _row(
     cells: list[str], index: Mapping[str, int], layout: Layout, zone: ZoneInfo
 ) -> tuple[object, ...] | None:
     """One detail row as normalised values; None for a row of a kind we do not match."""
-
-    def cell(name: str) -> str:
-        return clean(cells[index[name]]) if name in index else ""
-
-    kind_value = cell("kind")
+    cell = {name: clean(cells[i]) for name, i in index.items()}
+    kind_value = cell["kind"]
     if kind_value in layout.payment_values:
         kind = "payment"
     elif kind_value in layout.refund_values:
         kind = "refund"
     else:
         return None
-    order_id = parse_id(cell("order_id"), "order_id")
-    txn = parse_id(cell("provider_txn_id"), "provider_txn_id")
-    currency = parse_currency(cell("currency")) if "currency" in index else layout.currency
-    amount_field = "refund_amount" if kind == "refund" and "refund_amount" in index else "amount"
-    amount = abs(parse_amount(cell(amount_field), currency, amount_field, minor=layout.minor_units))
-    fee = parse_fee(cell("fee"))
-    at_ms = parse_time(cell("time"), zone, "time")
+    order_id = parse_id(cell["order_id"], "order_id")
+    txn = parse_id(cell["provider_txn_id"], "provider_txn_id")
+    currency = parse_currency(cell["currency"]) if "currency" in cell else layout.currency
+    amount_field = "refund_amount" if kind == "refund" and "refund_amount" in cell else "amount"
+    amount = abs(parse_amount(cell[amount_field], currency, amount_field, minor=layout.minor_units))
+    fee = parse_fee(cell.get("fee", ""))
+    at_ms = parse_time(cell["time"], zone, "time")
     return order_id, txn, kind, amount, currency, str(fee), at_ms
 
 
