@@ -50,11 +50,17 @@ def _reconcile(sim: Path, provider: str) -> None:
     summary = reconcile(run, Policy(fee_rates={provider: "0.006"}))
     seconds = time.perf_counter() - began
     peak_mib = peak_rss_mib()
-    readers_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the two reader processes
+    readers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the two file readers
+    readers_mib = readers.ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (
+        own.ru_utime + own.ru_stime + readers.ru_utime + readers.ru_stime
+    )  # steadier than wall on a busy box
     print(
         json.dumps(
             {
                 "seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu, 1),
                 "peak_rss_mib": round(peak_mib),
                 "readers_peak_rss_mib": round(readers_mib),
                 "final": summary["final"],
@@ -97,7 +103,8 @@ def main() -> None:
         result = json.loads(_child("--step", "reconcile", "--dir", str(sim), "--provider", args.provider))
     print(
         f"reconcile {result['orders']:,} orders ({args.provider} bill; files {size_mib:,.0f} MiB, "
-        f"generated in {generated:.0f} s): {result['seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB "
+        f"generated in {generated:.0f} s): {result['seconds']} s wall ({result['cpu_seconds']} s CPU), "
+        f"peak RSS {result['peak_rss_mib']} MiB "
         f"(file readers {result['readers_peak_rss_mib']} MiB at most); "
         f"{result['matched']:,} matched, {result['final']:,} differences"
     )

@@ -99,7 +99,7 @@ def join_day(
     """
     import duckdb  # here: paypulse.settings imports this package, and only this step needs DuckDB
 
-    con = duckdb.connect(str(work_dir / "join.duckdb"))
+    con = duckdb.connect()  # in memory, spilling to temp_directory past memory_limit
     try:
         con.execute(f"SET temp_directory = '{work_dir / 'spill'}'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
