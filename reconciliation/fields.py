@@ -8,6 +8,7 @@ rounded, because a rounded amount would hide the very difference reconciliation 
 
 from __future__ import annotations
 
+import csv
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,7 @@ __all__ = [
     "parse_fee",
     "parse_id",
     "parse_time",
+    "split_cells",
 ]
 
 #: Every reason a row can be rejected for; the set is closed so summaries can count by it.
@@ -68,6 +70,20 @@ def clean(cell: str) -> str:
     ('4200000925202101284997714292', '2019091622001458860515315453')
     """
     return cell.strip(_PADDING)
+
+
+def split_cells(text: str, delimiter: str = ",") -> list[str]:
+    """The cells of one CSV line. One line at a time, so a stray quote cannot swallow the rows after it.
+
+    A line without a quote splits on the delimiter, as the csv module would, only faster; the
+    published bills quote nothing, so that is nearly every line.
+
+    >>> split_cells("`a,`b,"), split_cells('x,"1,299.00",y')
+    (['`a', '`b', ''], ['x', '1,299.00', 'y'])
+    """
+    if '"' not in text:
+        return text.split(delimiter)
+    return next(csv.reader([text], delimiter=delimiter))
 
 
 def parse_id(text: str, field: str, *, required: bool = True) -> str:

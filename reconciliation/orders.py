@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from paypulse.errors import InputFileError
-from reconciliation.fields import RowError, parse_amount, parse_currency, parse_id, parse_time
+from reconciliation.fields import RowError, parse_amount, parse_currency, parse_id, parse_time, split_cells
 from reconciliation.rejects import RejectLog
 from reconciliation.textfile import Line, open_lines
 
@@ -89,7 +89,7 @@ def _records(
             if line.raw.strip():
                 yield line.number, _json_record(path, line, rejects)
         return
-    header = next(csv.reader([first.text or ""]))
+    header = split_cells(first.text or "")
     if "order_id" not in header or "amount" not in header:
         raise InputFileError(path, f"not {_WHAT} (its first line is {(first.text or '')[:60]!r})")
     for line in lines:
@@ -101,7 +101,7 @@ def _records(
             )
             yield line.number, None
             continue
-        cells = next(csv.reader([line.text]), [])
+        cells = split_cells(line.text)
         if len(cells) != len(header):
             rejects.add(
                 "orders",

@@ -35,6 +35,7 @@ from reconciliation.fields import (
     parse_fee,
     parse_id,
     parse_time,
+    split_cells,
 )
 from reconciliation.policy import GenericColumns, Policy
 from reconciliation.rejects import RejectLog
@@ -203,7 +204,7 @@ def read_statement(
             break
         info.rows += 1
         try:
-            cells = next(csv.reader([line.text], delimiter=layout.delimiter))
+            cells = split_cells(line.text, layout.delimiter)
             if len(cells) < len(info.header):
                 raise RowError("bad_columns", f"{len(cells)} cells where the header has {len(info.header)}")
             row = _row(cells, index, layout, zone)
@@ -234,7 +235,7 @@ def _find_header(
             first = text
         if not text or text.startswith("#"):
             continue
-        cells = [clean(cell) for cell in next(csv.reader([text], delimiter=layout.delimiter))]
+        cells = [clean(cell) for cell in split_cells(text, layout.delimiter)]
         if layout.header_start and cells[0] != layout.header_start:
             continue
         missing = [
