@@ -103,7 +103,7 @@ def simulate(day: date, n: int, seed: int) -> tuple[SimulatedDay, SimulatedDay, 
             first.bill.append(payment)
             continue
         elif case in ("amount_over", "amount_under"):
-            delta = rng.randint(1, 500) * (1 if case == "amount_over" else -1)
+            delta = rng.randint(1, 500) if case == "amount_over" else -rng.randint(1, min(500, amount - 1))
             payment = replace(payment, amount=amount + delta, fee=_fee(amount + delta))
         elif case == "duplicate_payment":
             bill.append(
