@@ -274,7 +274,10 @@ def _row(
     txn = parse_id(cell["provider_txn_id"], "provider_txn_id")
     currency = parse_currency(cell["currency"]) if "currency" in cell else layout.currency
     amount_field = "refund_amount" if kind == "refund" and "refund_amount" in cell else "amount"
-    amount = abs(parse_amount(cell[amount_field], currency, amount_field, minor=layout.minor_units))
+    amount = parse_amount(cell[amount_field], currency, amount_field, minor=layout.minor_units)
+    if kind == "payment" and amount <= 0:
+        raise RowError("bad_amount", f"a payment of {cell[amount_field]!r}: payments are positive")
+    amount = abs(amount)  # Alipay books refunds as negative amounts
     fee = parse_fee(cell.get("fee", ""))
     at_ms = parse_time(cell["time"], zone, "time")
     return order_id, txn, kind, amount, currency, str(fee), at_ms

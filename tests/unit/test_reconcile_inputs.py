@@ -117,12 +117,13 @@ def test_hostile_order_rows_become_rejects_not_crashes(tmp_path: Path) -> None:
 def test_a_gbk_line_in_a_utf8_bill_and_a_bad_amount_are_rejects(tmp_path: Path) -> None:
     lines = STATEMENTS["wechat"].read_bytes().split(b"\r\n")
     lines[2] = lines[2].replace(b"`55.00", b"`5x.00")
+    lines[5] = lines[5].replace(b"`10.00", b"`-10.00")
     lines[3] = "`2024-05-01 11:02:45,`坏行".encode("gbk")
     bill = tmp_path / "bill.csv"
     bill.write_bytes(b"\r\n".join(lines))
     summary = run(tmp_path, "wechat", bill, FIXTURES / "orders-2024-05-01.jsonl")
     statement = [(r["line"], r["reason"]) for r in summary["rejected"] if r["source"] == "statement"]
-    assert statement == [(3, "bad_amount"), (4, "bad_encoding")]
+    assert statement == [(3, "bad_amount"), (4, "bad_encoding"), (6, "bad_amount")]
     assert summary["statement"]["complete"]  # the summary still counts 8 rows
 
 
