@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import jinja2
+from markupsafe import Markup
 
 from alerting.escape import OwnText, clean_text, escape_markdown, one_line
 from alerting.i18n import ACTIONS, ENGLISH, KIND_TITLES, LIST_SEPARATOR, N_, UNITS, WHAT, Messages, english
@@ -37,6 +38,7 @@ __all__ = [
     "SHORT_MAX",
     "Medium",
     "RenderedMessage",
+    "ack_line",
     "format_value",
     "medium_of",
     "reminder",
@@ -93,6 +95,7 @@ _SHORT: Final = N_("{status} {severity}: {kind} {scope} {value} vs {baseline}, {
 _ALL_CHANNELS: Final = N_("all channels")
 _MERCHANT: Final = N_("merchant {merchant}")
 _CHANNEL_MERCHANT: Final = N_("{channel} merchant {merchant}")
+_ACK: Final = N_("Acknowledge (stops repeats and escalation)")
 _DIGEST_WHY: Final = N_("Sent together: this target takes at most {limit} messages a minute.")
 
 #: The English action of each kind, as the lifecycle writes it into alerts.
@@ -422,3 +425,19 @@ def render_digest(
         )
 
     return RenderedMessage(fill(title), fill(body), medium)
+
+
+def ack_line(url: str, medium: Medium, messages: Messages = ENGLISH) -> str:
+    """The line under a message that acknowledges its alert through a signed link.
+
+    >>> ack_line("https://s.example/api/ack/a1?sig=x&exp=1", "markdown")
+    '[Acknowledge (stops repeats and escalation)](https://s.example/api/ack/a1?sig=x&exp=1)'
+    >>> ack_line("https://s.example/a?b=1&c=2", "html", Messages("zh-CN"))
+    '<p><a href="https://s.example/a?b=1&amp;c=2">确认告警（停止重复通知和升级）</a></p>'
+    """
+    words = messages.gettext(_ACK)
+    if medium == "html":
+        return str(Markup('<p><a href="{}">{}</a></p>').format(url, words))
+    if medium == "markdown":
+        return f"[{escape_markdown(words)}]({url.replace(')', '%29').replace(' ', '%20')})"
+    return f"{words}: {url}"

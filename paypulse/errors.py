@@ -23,6 +23,7 @@ __all__ = [
     "InputError",
     "PayPulseError",
     "StateError",
+    "UsageError",
 ]
 
 #: Every reason a line can be dead-lettered for; also the label values of
@@ -114,3 +115,7 @@ class DeliveryError(PayPulseError):
 
 class StateError(PayPulseError):
     """Stored state (a snapshot, an outbox row) cannot be restored."""
+
+
+class UsageError(PayPulseError):
+    """An operator's command or API call is wrong: the message names the argument and the fix."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 import apprise
@@ -38,7 +39,7 @@ from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
 from alerting.model import Alert
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import Medium, RenderedMessage, reminder, render, render_digest
+from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest
 from paypulse.clock import Clock
 from paypulse.errors import ConfigError
 
@@ -155,6 +156,11 @@ class AppriseNotifier:
     def send(self, n: Notification) -> DeliveryResult:
         message = render(n.alert, self.medium, self.messages)
         title = message.title if n.reason != "repeat_elapsed" else reminder(message.title, self.messages)
+        if n.ack_url:
+            link = ack_line(n.ack_url, self.medium, self.messages)
+            message = replace(message, body=f"{message.body}\n\n{link}")
+        if isinstance(self._plugin, RobotPlugin):
+            self._plugin.mobiles_now = n.mentions
         return self._notify(message, title, [n.alert])
 
     def send_digest(self, notifications: Sequence[Notification], limit: int) -> DeliveryResult:

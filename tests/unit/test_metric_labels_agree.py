@@ -128,7 +128,9 @@ def scraped(tmp_path: Path) -> Iterator[list[tuple[str, dict[str, str]]]]:
     engine.process(list(Simulator(scenario).lines()))
     clock = ManualClock(1_000_000.0)
     outbox = Outbox(tmp_path / "outbox.sqlite3", clock)
-    script = [DeliveryResult(False, True, "HTTP 503"), DeliveryResult(False, False, "HTTP 400")]
+    ok = DeliveryResult(True, False, "delivered")
+    # one target's rows go in order: a permanent failure holds nothing back, a retried one does
+    script = [DeliveryResult(False, False, "HTTP 400"), ok, DeliveryResult(False, True, "HTTP 503")]
     dispatcher = Dispatcher(outbox, {"t1": ScriptedNotifier(script)}, clock)  # type: ignore[dict-item]
     for channel in ("alipay", "wechat", "card"):
         outbox.enqueue("oncall", ["t1"], _alert(channel), "first")
