@@ -29,7 +29,7 @@ from alerting.state_db import StateDB
 from paypulse.clock import Clock
 from paypulse.settings import EscalationSettings
 
-__all__ = ["ESCALATED", "Escalator", "Page"]
+__all__ = ["ESCALATED", "Escalator", "Page", "escalation_progress"]
 
 #: The outbox reason of an escalation page.
 ESCALATED = "escalated"
@@ -108,11 +108,6 @@ class Escalator:
                     tx.execute("UPDATE escalations SET levels_done = ? WHERE alert_id = ?", (level, alert_id))
         return pages
 
-    def open_escalations(self) -> dict[str, int]:
-        """Alert id -> levels paged so far, for every open escalation."""
-        rows = self._db.read("SELECT alert_id, levels_done FROM escalations WHERE closed IS NULL")
-        return {alert_id: done for alert_id, done in rows}
-
     def _page(self, alert: Alert, index: int, now: float) -> Page | None:
         level = self._levels[index]
         person = self._schedule.who(level.notify, now)
@@ -122,3 +117,9 @@ class Escalator:
         route = f"escalation-{index + 1}"
         (row,) = self._outbox.enqueue(route, [target_key(url)], alert, ESCALATED)
         return Page(alert.id, index + 1, person, level.via, row)
+
+
+def escalation_progress(db: StateDB) -> dict[str, int]:
+    """Alert id -> levels paged so far, for every open escalation (for ``paypulse alerts``)."""
+    rows = db.read("SELECT alert_id, levels_done FROM escalations WHERE closed IS NULL")
+    return {alert_id: done for alert_id, done in rows}

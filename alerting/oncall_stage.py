@@ -4,8 +4,8 @@ Alertmanager's pipeline drops silenced alerts before it groups and notifies; thi
 same in front of :class:`~alerting.notifications.AlertFanout`, and after it opens or closes the
 alert's escalation. Every change is put on the :class:`~alerting.board.Board` with its routes and
 its silence, for ``paypulse alerts``. Repeats (:meth:`OnCallStage.tick`) skip acknowledged and
-silenced alerts, and move escalations on. :meth:`OnCallStage.annotate` gives each notification,
-as the dispatcher sends it, the acknowledgement link and the current primary to @mention.
+silenced alerts, and move escalations on. :class:`Annotator` gives each notification, as the
+dispatcher sends it, the acknowledgement link and the current primary to @mention.
 
 Decisions made here are named like the fan-out's: ``silenced`` and ``acknowledged``.
 """
@@ -23,35 +23,29 @@ from alerting.model import Alert
 from alerting.notifications import AlertFanout, Decision, Notification
 from alerting.oncall import Schedule
 from alerting.outbox import Outbox
+from alerting.route_tree import tree_from_settings
 from alerting.routing import target_key
 from alerting.silences import Silences
 from alerting.state_db import StateDB
 from paypulse.clock import Clock
 from paypulse.settings import AlertingSettings
 
-__all__ = ["OnCallStage"]
+__all__ = ["Annotator", "OnCallStage"]
 
 
 class OnCallStage:
-    """Feeds alert changes to the fan-out, minus what is silenced; escalates; annotates messages."""
+    """Feeds alert changes to the fan-out, minus what is silenced, and escalates what goes out."""
 
     def __init__(
         self, settings: AlertingSettings, fanout: AlertFanout, outbox: Outbox, db: StateDB, clock: Clock
     ) -> None:
         self.fanout = fanout
-        self._settings = settings
         self._clock = clock
         self.silences = Silences(db, clock)
         self.acks = Acks(db, clock)
         self.board = Board(db)
         self.schedule = Schedule(settings.oncall)
         self.escalator = Escalator(db, settings.escalation, self.schedule, outbox, clock)
-        self._mention_routes = {route.name for route in fanout.routes if route.mention_oncall}
-        self._people_by_target = {
-            target_key(self.schedule.contact_url(person, via)): person.name
-            for person in self.schedule.people
-            for via in settings.oncall.contacts
-        }
 
     # -- the alert's way ------------------------------------------------------------------------
 
@@ -98,10 +92,24 @@ class OnCallStage:
         silence = self.silences.silencing(alert)
         return {} if silence is None else {"silenced_by": silence.id}
 
-    # -- the message's words --------------------------------------------------------------------
+
+class Annotator:
+    """What the dispatcher adds to each notification as it goes out: the acknowledgement link for
+    a firing alert, and the current primary to @mention on routes that ask for it."""
+
+    def __init__(self, settings: AlertingSettings, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self.schedule = Schedule(settings.oncall)
+        self._mention_routes = {r.name for r in tree_from_settings(settings).routes if r.mention_oncall}
+        self._people_by_target = {
+            target_key(self.schedule.contact_url(person, via)): person.name
+            for person in self.schedule.people
+            for via in settings.oncall.contacts
+        }
 
     def annotate(self, n: Notification) -> Notification:
-        """The acknowledgement link for a firing alert, and the primary to @mention where the route asks."""
+        """The link and the mention for ``n``, as of the clock's now."""
         if n.alert.status != "firing":
             return n
         now = self._clock.now()
@@ -114,7 +122,6 @@ class OnCallStage:
         if escalation.ack_secret is not None and escalation.ack_url:
             expires = int(now + escalation.ack_link_ttl.total_seconds())
             by = self._people_by_target.get(n.target, "")
-            link = ack_link(
-                escalation.ack_url, escalation.ack_secret.get_secret_value(), n.alert.id, by, expires
-            )
+            secret = escalation.ack_secret.get_secret_value()
+            link = ack_link(escalation.ack_url, secret, n.alert.id, by, expires)
         return replace(n, mentions=mentions, ack_url=link)

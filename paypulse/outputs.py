@@ -9,8 +9,9 @@ the record of what happened, readable with ``jq`` and replayable by tests.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -68,18 +69,21 @@ class Outputs:
         dead_letter: Path,
         subscribers: list[AlertSubscriber] | None = None,
         event_clock: ManualClock | None = None,
+        log_marks: Callable[[Alert], dict[str, Any]] | None = None,
     ) -> None:
         self.alert_log = JsonlFile(alert_log)
         self.dead_letter = JsonlFile(dead_letter)
         self.subscribers = subscribers or []
         self.event_clock = event_clock  # the banner's hold runs on event time in replays
         self.alerts_written = 0
+        self.log_marks = log_marks  # what else a change's line says, e.g. the silence holding it
 
     def write(self, out: EngineOutput, event_time_ms: int | None = None) -> None:
         if self.event_clock is not None and event_time_ms is not None and event_time_ms >= 0:
             self.event_clock.set(event_time_ms / 1000)
         self.dead_letter.write([dead_letter_row(d) for d in out.dead_letters])
-        self.alert_log.write([a.to_json() for a in out.alerts])
+        marks = self.log_marks or (lambda _alert: {})
+        self.alert_log.write([{**a.to_json(), **marks(a)} for a in out.alerts])
         self.alerts_written += len(out.alerts)
         for alert in out.alerts:
             for subscriber in self.subscribers:

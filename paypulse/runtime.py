@@ -21,7 +21,9 @@ from prometheus_client import start_http_server
 from alerting.delivery import Dispatcher
 from alerting.model import Alert
 from alerting.notifications import AlertFanout
+from alerting.oncall_stage import Annotator, OnCallStage
 from alerting.outbox import Outbox
+from alerting.state_db import StateDB
 from paypulse.clock import Clock
 from paypulse.engine import Engine
 from paypulse.engine_output import EngineStats
@@ -32,16 +34,6 @@ from paypulse.settings import Settings
 from statuspage import Banner, create_app
 
 __all__ = ["RecentAlerts", "Services", "describe_outputs", "run_dataflow", "start_services", "summarize"]
-
-
-class _Fanout:
-    """Feeds every alert change to the notification fan-out."""
-
-    def __init__(self, fanout: AlertFanout) -> None:
-        self.fanout = fanout
-
-    def observe(self, alert: Alert) -> None:
-        self.fanout.submit(alert)
 
 
 class RecentAlerts:
@@ -247,14 +239,17 @@ def start_services(
     banner = Banner.from_settings(settings.statuspage, banner_clock)
     settings.alerting.outbox.parent.mkdir(parents=True, exist_ok=True)
     outbox = Outbox(settings.alerting.outbox, wall_clock)
-    dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock)
+    annotate = Annotator(settings.alerting, wall_clock).annotate
+    dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock, annotate=annotate)
     fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake)
+    oncall = OnCallStage(settings.alerting, fanout, outbox, StateDB(settings.alerting.state), wall_clock)
     recent = RecentAlerts()
     outputs = Outputs(
         settings.alerting.log,
         settings.dead_letter,
-        [banner, _Fanout(fanout), recent],
+        [banner, oncall, recent],
         event_clock=event_clock,
+        log_marks=oncall.log_marks,
     )
     engines: list[Engine] = []
     collector = EngineCollector(
@@ -283,7 +278,7 @@ def start_services(
             if engine is not None:
                 with engine.lock:
                     firing = engine.firing()
-                fanout.tick(firing)
+                oncall.tick(firing)
 
     threading.Thread(target=tick, name="repeat-ticker", daemon=True).start()
     services._stoppers.append(stop_ticker.set)

@@ -20,8 +20,8 @@ ConfigOption = Annotated[
 ]
 
 #: Settings naming a file PayPulse writes; the SQLite ones also need their directory (journals).
-OUTPUT_FIELDS: Final = ("dead_letter", "alerting.log", "alerting.outbox", "statuspage.db")
-_SQLITE_FIELDS: Final = frozenset({"alerting.outbox", "statuspage.db"})
+OUTPUT_FIELDS: Final = ("dead_letter", "alerting.log", "alerting.outbox", "alerting.state", "statuspage.db")
+_SQLITE_FIELDS: Final = frozenset({"alerting.outbox", "alerting.state", "statuspage.db"})
 
 
 def settings_with(config: Path | None, **sections: dict) -> Settings:

@@ -14,7 +14,19 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
-from paypulse.cli import dashboards, demo, incident, replay, run, score_series, simulate, statuspage
+from paypulse.cli import (
+    alerts,
+    dashboards,
+    demo,
+    incident,
+    outbox,
+    replay,
+    run,
+    score_series,
+    silence,
+    simulate,
+    statuspage,
+)
 from paypulse.errors import PayPulseError
 
 __all__ = ["app", "main"]
@@ -52,7 +64,19 @@ def _options(
     """Streaming monitor for payment health."""
 
 
-for module in (demo, run, replay, simulate, score_series, dashboards, statuspage, incident):
+for module in (
+    demo,
+    run,
+    replay,
+    simulate,
+    score_series,
+    dashboards,
+    statuspage,
+    incident,
+    alerts,
+    silence,
+    outbox,
+):
     module.register(app)
 
 
