@@ -19,6 +19,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from alerting.delivery import Dispatcher
+from alerting.desk import Desk
 from alerting.model import Alert
 from alerting.notifications import AlertFanout
 from alerting.oncall_stage import Annotator, OnCallStage
@@ -242,7 +243,8 @@ def start_services(
     annotate = Annotator(settings.alerting, wall_clock).annotate
     dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock, annotate=annotate)
     fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake)
-    oncall = OnCallStage(settings.alerting, fanout, outbox, StateDB(settings.alerting.state), wall_clock)
+    state = StateDB(settings.alerting.state)
+    oncall = OnCallStage(settings.alerting, fanout, outbox, state, wall_clock)
     recent = RecentAlerts()
     outputs = Outputs(
         settings.alerting.log,
@@ -285,7 +287,8 @@ def start_services(
     if metrics_server is not None and status_sock is not None:
         services._stoppers.append(metrics_server.shutdown)
         services.urls["metrics"] = _url(m.host, metrics_server.server_port, "/metrics")
-        server, thread = _serve_app(create_app(s, banner), status_sock)
+        desk = Desk(settings.alerting, state, wall_clock)
+        server, thread = _serve_app(create_app(s, banner, desk=desk), status_sock)
         services.urls["status"] = _url(s.host, status_sock.getsockname()[1], "/")
 
         def stop_web() -> None:
