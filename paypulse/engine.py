@@ -89,7 +89,7 @@ class Engine:
         """Take one batch of raw lines."""
         events, raws, dead = parse_batch(lines, self.limits)
         events, raws, refused = self.ahead.admit(events, raws)
-        out = EngineOutput()
+        out = EngineOutput(first_alert_seq=self.stats.alert_changes)
         self._count_events(events, raws, dead, out)
         dead += refused
         for letter in dead:
@@ -180,7 +180,7 @@ class Engine:
     def finish(self) -> EngineOutput:
         """End of input: close every open window and judge it (replays and tests)."""
         events, raws, refused = self.ahead.drain()
-        out = EngineOutput()
+        out = EngineOutput(first_alert_seq=self.stats.alert_changes)
         if events:  # the first events of a stream shorter than the guard's anchor
             self._count_events(events, raws, refused, out)
             self._flush(out)

@@ -47,6 +47,7 @@ __all__ = [
     "DetectorSettings",
     "EventSettings",
     "MetricsSettings",
+    "RecoverySettings",
     "RouteSettings",
     "Settings",
     "SourceSettings",
@@ -270,6 +271,19 @@ class StatusPageSettings(Section):
         return token
 
 
+class RecoverySettings(Section):
+    """Where ``paypulse run`` keeps what it learned and how far it read, to resume after a crash."""
+
+    enabled: bool = Field(True, description="resume where the last run stopped (Kafka and file sources)")
+    dir: Path = Field(Path("var/recovery"), description="snapshots and read positions, one folder per source")
+    snapshot_every: Duration = Field(
+        timedelta(seconds=10),
+        gt=_ZERO,
+        le=_HOUR,
+        description="a crash replays at most this much input (its alerts are not written or sent twice)",
+    )
+
+
 class MetricsSettings(Section):
     host: Text = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="/metrics is served here by `paypulse run`")
@@ -297,6 +311,7 @@ class Settings(BaseSettings):
     alerting: AlertingSettings = AlertingSettings()
     statuspage: StatusPageSettings = StatusPageSettings()
     metrics: MetricsSettings = MetricsSettings()
+    recovery: RecoverySettings = RecoverySettings()
 
     # Where each value came from ("in paypulse.toml", "from environment variable ..."), for
     # messages about it later, such as an output path that cannot be written.

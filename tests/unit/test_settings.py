@@ -216,6 +216,7 @@ DURATION_IDS = [f"{table}.{key}" for table, key, _ in DURATIONS]
 #: Zero is no setting at all for these (a zero back-off retries in a loop, a zero max_ahead holds
 #: every event); for the rest zero means "off" (no lateness, no warm-up, no hold).
 ZERO_REFUSED = {
+    "recovery.snapshot_every",
     "source.batch_timeout",
     "windows.width",
     "windows.max_ahead",
