@@ -271,7 +271,6 @@ class AliyunSms(AliyunPlugin):
         fixed: object = 12,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
         if not sign_name or not sign_name.strip():
             raise AliyunUrlError("aliyunsms:// needs the sign name (签名) as the host, or ?sign=")
         if not template_code or not template_code.startswith("SMS_"):
@@ -279,9 +278,10 @@ class AliyunSms(AliyunPlugin):
                 "aliyunsms:// needs a template code like SMS_123456789 after the sign name, "
                 f"got {template_code!r}"
             )
+        self.fixed = _count(fixed, "fixed", 0, 60)
+        super().__init__(**kwargs)
         self.sign_name = one_line(sign_name)
         self.template_code = template_code
-        self.fixed = _count(fixed, "fixed", 0, 60)
 
     @property
     def around(self) -> str:
@@ -349,16 +349,16 @@ class AliyunVoice(AliyunPlugin):
     def __init__(
         self, tts_code: str | None = None, show: str | None = None, play_times: object = 2, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
         if not tts_code or not tts_code.startswith("TTS_"):
             raise AliyunUrlError(
                 f"aliyunvoice:// needs a TTS template code like TTS_123456789 as the host, got {tts_code!r}"
             )
+        if show and not show.isdigit():
+            raise AliyunUrlError(f"aliyunvoice:// ?show= must be a phone number, got {show!r}")
+        self.play_times = _count(play_times, "play_times", 1, 3)
+        super().__init__(**kwargs)
         self.tts_code = tts_code
         self.show = show or None
-        if self.show is not None and not self.show.isdigit():
-            raise AliyunUrlError(f"aliyunvoice:// ?show= must be a phone number, got {self.show!r}")
-        self.play_times = _count(play_times, "play_times", 1, 3)
 
     @property
     def around(self) -> str:
