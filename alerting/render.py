@@ -44,6 +44,7 @@ __all__ = [
     "render_digest",
     "render_short",
     "render_template",
+    "short_words",
 ]
 
 #: Longest SMS line :func:`render_short` returns.
@@ -89,6 +90,7 @@ _WITH_EVIDENCE: Final = N_("{headline} — {evidence}")
 _VALUE_LINE: Final = N_("{value} vs baseline {baseline} ({change})")
 _IMPACT: Final = N_("{orders} orders/min, {amount} per min")
 _FOOTER: Final = N_("PayPulse · fingerprint {fingerprint} · alert {alert_id}")
+_ORDERS: Final = N_("{orders} orders/min")
 _SHORT: Final = N_("{status} {severity}: {kind} {scope} {value} vs {baseline}, {orders} orders/min. {action}")
 _ALL_CHANNELS: Final = N_("all channels")
 _MERCHANT: Final = N_("merchant {merchant}")
@@ -388,6 +390,27 @@ def render_short(alert: Alert, messages: Messages = ENGLISH) -> str:
     if len(line) <= SHORT_MAX:
         return line
     return line[: SHORT_MAX - 1].rstrip() + "…"
+
+
+def short_words(alert: Alert, messages: Messages, escape: Callable[[object], str]) -> dict[str, str]:
+    """The parts of the shortest forms (one SMS segment, a phone call), each in the reader's words
+    and escaped by ``escape``: ``status``, ``kind``, ``scope``, ``impact`` (orders and money a
+    minute) and ``orders`` (orders a minute, for when there is no room for money).
+
+    :mod:`alerting.sms_form` fits them into one segment; the words stay here with the rest.
+    """
+    m = messages
+    words = _title_words(alert, m)
+    orders = OwnText(m.decimal(alert.impact.orders_per_min, "#,##0"))
+    return {
+        "status": _shown(words["status_word"], escape),
+        "kind": _shown(words["kind_words"], escape),
+        "scope": _scope(alert.scope, m, escape),
+        "impact": _frame(
+            m, _IMPACT, escape, orders=orders, amount=OwnText(m.money(alert.impact.amount_per_min))
+        ),
+        "orders": m.gettext(_ORDERS).format(orders=orders),
+    }
 
 
 def render_digest(

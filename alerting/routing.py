@@ -32,6 +32,7 @@ __all__ = [
     "CHINESE_SCHEMES",
     "SEVERITY_RANK",
     "SMS_SCHEMES",
+    "VOICE_SCHEMES",
     "Route",
     "language_for",
     "match_routes",
@@ -49,12 +50,14 @@ SMS_SCHEMES: Final = frozenset(
         "bulksms", "bulkvs", "msg91", "kavenegar", "vonage", "nexmo", "seven", "smpp", "smpps", "infobip",
         "telnyx", "clickatell", "burstsms", "kudosity", "46elks", "elks", "msgbird", "atalk", "smsmgr",
         "smsmanager", "serwersms", "smsc", "smstunnel", "kaleyra", "klr", "mobilemessage", "mobilemsg",
-        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm",
+        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms",
     }
 )  # fmt: skip
+#: Schemes that phone on-call and read the alert out (the last level of an escalation).
+VOICE_SCHEMES: Final = frozenset({"aliyunvoice"})
 #: Schemes whose readers get Chinese and Beijing time unless the route says otherwise: the
-#: DingTalk, WeCom (robot and app) and Feishu robots, and SMS.
-CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES
+#: DingTalk, WeCom (robot and app) and Feishu robots, SMS and phone calls.
+CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES | VOICE_SCHEMES
 
 #: Higher is more urgent; ``min_severity`` lets through its own rank and above.
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}

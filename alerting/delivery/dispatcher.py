@@ -66,13 +66,15 @@ def build_notifiers(
     clock: Clock | None = None,
     currency: str = DEFAULT_CURRENCY,
     channel_names: Mapping[str, Mapping[str, str]] | None = None,
+    link: str | None = None,
 ) -> dict[str, Notifier]:
     """One notifier per distinct route URL, keyed by :func:`~alerting.routing.target_key`.
 
     Each reads the language and zone :func:`~alerting.routing.language_for` and
     :func:`~alerting.routing.zone_for` choose for its URL, ``currency`` for amounts, and
     ``channel_names[language]`` over the catalogue's channel names. ``endpoints`` points robot
-    schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs for them.
+    and Aliyun schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs
+    for them. ``link`` (the status page) ends SMS that have room for it.
     A URL shared by two routes is one target, read as the first route lists it.
 
     Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
@@ -88,7 +90,7 @@ def build_notifiers(
                 names = (channel_names or {}).get(language, {})
                 messages = Messages(language, zone_for(url), currency, names)
                 notifiers[key] = AppriseNotifier(
-                    url, route=route.name, messages=messages, endpoints=endpoints, clock=clock
+                    url, route=route.name, messages=messages, endpoints=endpoints, clock=clock, link=link
                 )
     return notifiers
 
