@@ -32,6 +32,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
 )
@@ -69,6 +70,9 @@ def _not_blank(text: str) -> str:
         raise ValueError("must not be blank")
     return text
 
+
+#: An http(s) URL as written (no normalising: a gateway's base URL is used as given).
+WebUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+\S*$")]
 
 #: A string that must say something: an empty host or banner message is a mistake, not a choice.
 Text = Annotated[str, AfterValidator(_not_blank)]
@@ -247,6 +251,15 @@ class AlertingSettings(Section):
     retry_backoff: Duration = Field(
         timedelta(seconds=5), gt=_ZERO, le=_HOUR, description="first retry delay; doubles each time"
     )
+    rate_limit: int = Field(
+        20, ge=1, le=10_000, description="messages a minute per target; the overflow folds into one digest"
+    )
+    endpoints: dict[str, WebUrl] = Field(
+        {},
+        description="base URL per scheme (dingtalk, wecombot, feishu, lark, aliyunsms, aliyunvoice): "
+        "a company egress gateway",
+    )
+    link: WebUrl | None = Field(None, description="ends SMS and calls with room for it: the status page")
 
 
 class StatusPageSettings(Section):

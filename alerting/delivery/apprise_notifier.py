@@ -237,7 +237,9 @@ def _instantiate(url: str, route: str, endpoints: Mapping[str, str], clock: Cloc
     scheme = url.partition("://")[0].lower()
     unknown = sorted(set(endpoints) - set(ENDPOINT_SCHEMES))
     if unknown:
-        raise ConfigError(f"endpoints for {', '.join(unknown)}: choose from {', '.join(ENDPOINT_SCHEMES)}")
+        raise ConfigError(
+            f"alerting.endpoints names {', '.join(unknown)}: choose from {', '.join(ENDPOINT_SCHEMES)}"
+        )
     if scheme in aliyun.ALIYUN:
         try:
             return aliyun.build(url, endpoints.get(scheme), clock)

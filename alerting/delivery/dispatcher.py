@@ -80,6 +80,8 @@ def build_notifiers(
     Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
     is not one Apprise can use, so a typo stops start-up instead of the first page.
     """
+    endpoints = settings.endpoints if endpoints is None else endpoints
+    link = settings.link if link is None else link
     notifiers: dict[str, Notifier] = {}
     for route in settings.routes:
         for secret in route.urls:
@@ -140,11 +142,11 @@ class Dispatcher:
         notifiers: Mapping[str, Notifier] | None = None,
         *,
         endpoints: Mapping[str, str] | None = None,
-        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_limit: int | None = None,
     ) -> Dispatcher:
-        """The production wiring: Apprise notifiers from the routes, retry policy from settings.
-
-        ``endpoints`` points robot schemes at a gateway; ``rate_limit`` is each target's per minute.
+        """The production wiring: Apprise notifiers from the routes, retry policy and pacing from
+        settings. ``endpoints`` and ``rate_limit`` override ``alerting.endpoints`` and
+        ``alerting.rate_limit``.
         """
         if notifiers is None:
             notifiers = build_notifiers(settings, endpoints=endpoints, clock=clock)
@@ -154,7 +156,7 @@ class Dispatcher:
             clock,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff,
-            rate_limit=rate_limit,
+            rate_limit=settings.rate_limit if rate_limit is None else rate_limit,
         )
 
     # -- one step -----------------------------------------------------------------------------
