@@ -27,7 +27,7 @@ import jinja2
 
 from alerting.escape import OwnText, clean_text, escape_markdown, one_line
 from alerting.i18n import ACTIONS, ENGLISH, KIND_TITLES, LIST_SEPARATOR, N_, UNITS, WHAT, Messages, english
-from alerting.model import KINDS, Alert, Scope
+from kernel.alerts import KINDS, Alert, Scope
 
 __all__ = [
     "DIGESTS",
@@ -269,7 +269,7 @@ def _measure(alert: Alert) -> str | None:
 
     >>> from dataclasses import replace
     >>> from datetime import UTC
-    >>> from alerting.model import Impact
+    >>> from kernel.alerts import Impact
     >>> t = datetime(2024, 5, 1, tzinfo=UTC)
     >>> late = Alert("callback_latency_high", Scope("alipay"), "firing", "warning", t, t, 0.3, 0.05,
     ...              Impact(1, 1), "x", "alipay: share of late callbacks 30.0% vs normal 5.0%, since ...")

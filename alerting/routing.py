@@ -24,9 +24,9 @@ from typing import Final
 from zoneinfo import available_timezones
 
 from alerting.i18n import DEFAULT_ZONE, LANGUAGES, Language
-from alerting.model import KINDS, Alert, Severity
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings
+from kernel.alerts import KINDS, Alert, Severity
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings
 
 __all__ = [
     "CHINESE_SCHEMES",
@@ -133,7 +133,7 @@ class Route:
     def matches(self, alert: Alert) -> bool:
         """Kind is listed (or no list) and severity is at least ``min_severity``.
 
-        >>> from alerting.model import Scope, Impact
+        >>> from kernel.alerts import Scope, Impact
         >>> from datetime import datetime, UTC
         >>> t = datetime(2024, 5, 1, tzinfo=UTC)
         >>> a = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,

@@ -24,8 +24,8 @@ from typing import Final
 
 from alerting.escape import one_line
 from alerting.i18n import ENGLISH, N_, Messages
-from alerting.model import Alert
 from alerting.render import short_words
+from kernel.alerts import Alert
 
 __all__ = [
     "GSM7_SEGMENT",
@@ -166,7 +166,7 @@ def short_form(
     or left out, never cut.
 
     >>> from datetime import UTC, datetime
-    >>> from alerting.model import Impact, Scope
+    >>> from kernel.alerts import Impact, Scope
     >>> t = datetime(2026, 3, 2, 1, 20, tzinfo=UTC)
     >>> a = Alert("success_rate_drop", Scope("alipay", "m-" + "9" * 80), "firing", "critical", t, t,
     ...           0.79, 0.97, Impact(180.0, 20087.88), "x", "y")

@@ -6,7 +6,7 @@ last complete epoch: the input read since is read again and its outputs are prod
 Notifications need nothing more, since the fan-out remembers the last change it sent per route and
 alert, so a change produced twice is a duplicate there. The alert log needs one thing: a run's log
 must read as if the run never stopped. The engine numbers its alert changes (the count is in its
-snapshot), and :class:`~paypulse.outputs.Outputs` writes each number once: on resume, the lines
+snapshot), and :class:`~engine.outputs.Outputs` writes each number once: on resume, the lines
 written since the store was created say how many changes the log already holds.
 
 A store belongs to one input and one alert log. It records both, and a run reading another input
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bytewax.recovery import RecoveryConfig, init_db_dir
 
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 
 __all__ = ["Store", "open_store"]
 

@@ -19,16 +19,16 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from alerting.delivery import Dispatcher
-from alerting.model import Alert
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
-from paypulse.clock import Clock
-from paypulse.engine import Engine
-from paypulse.engine_output import EngineStats
-from paypulse.errors import ConfigError
+from engine.core import Engine
+from engine.output import EngineStats
+from engine.outputs import Outputs
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
 from statuspage import Banner, create_app
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from paypulse.settings import StatusPageSettings
+from kernel.settings import StatusPageSettings
 from statuspage.auth import OpsGuard
 from statuspage.banner import Banner
 from statuspage.headers import SecurityHeaders

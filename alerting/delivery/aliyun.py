@@ -43,7 +43,7 @@ from alerting.delivery.aliyun_signing import common_parameters, signed_parameter
 from alerting.delivery.pacing import Throttled
 from alerting.escape import one_line
 from alerting.notifications import DeliveryResult
-from paypulse.clock import Clock, SystemClock
+from kernel.clock import Clock, SystemClock
 
 __all__ = [
     "ALIYUN",

@@ -43,13 +43,13 @@ from alerting.delivery.aliyun import AliyunPlugin
 from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
 from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
-from alerting.model import Alert
 from alerting.notifications import DeliveryResult, Notification
 from alerting.render import Medium, RenderedMessage, reminder, render, render_digest
 from alerting.routing import SMS_SCHEMES, VOICE_SCHEMES, scheme_of
 from alerting.sms_form import ShortForm, digest_form, short_form
-from paypulse.clock import Clock
-from paypulse.errors import ConfigError
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import ConfigError
 
 __all__ = ["AppriseNotifier", "classify", "mask_url", "medium_for"]
 

@@ -30,9 +30,9 @@ from alerting.i18n import DEFAULT_CURRENCY, Messages
 from alerting.notifications import DeliveryResult, Notification, Notifier
 from alerting.outbox import Outbox, OutboxRow
 from alerting.routing import language_for, target_key, zone_for
-from paypulse.clock import Clock
-from paypulse.errors import PayPulseError
-from paypulse.settings import AlertingSettings
+from kernel.clock import Clock
+from kernel.errors import PayPulseError
+from kernel.settings import AlertingSettings
 
 __all__ = ["OUTCOMES", "DeliveryOutcome", "Dispatcher", "Outcome", "build_notifiers"]
 
@@ -77,7 +77,7 @@ def build_notifiers(
     for them. ``link`` (the status page) ends SMS that have room for it.
     A URL shared by two routes is one target, read as the first route lists it.
 
-    Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
+    Raises :class:`~kernel.errors.ConfigError` naming the route and the masked URL when a URL
     is not one Apprise can use, so a typo stops start-up instead of the first page.
     """
     endpoints = settings.endpoints if endpoints is None else endpoints

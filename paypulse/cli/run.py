@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from engine.sources import FileSource, SimulatorSource, Source
+from kernel.clock import SystemClock
+from kernel.durations import format_duration
+from kernel.errors import ConfigError
+from kernel.settings import Settings, load_settings
 from paypulse.cli.common import ConfigOption, check_writable
-from paypulse.clock import SystemClock
-from paypulse.durations import format_duration
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings, load_settings
-from paypulse.sources import FileSource, SimulatorSource, Source
 
 if TYPE_CHECKING:
     from dataflows.recovery import Store
@@ -159,7 +159,7 @@ def _source(kind: str, path: Path | None, settings: Settings, stop: threading.Ev
 class InterruptibleStdin:
     """Standard input, read on a thread of its own so that a stop is seen within a tenth of a second.
 
-    As :class:`~paypulse.sources.StdinSource` (the offset is a line count), but standard input
+    As :class:`~engine.sources.StdinSource` (the offset is a line count), but standard input
     can block for as long as its writer stays quiet, and the dataflow stops only between two
     reads: here a reader thread hands the lines over through a queue (the reader waits while
     ``max_queued`` are queued). It reads the file descriptor itself rather than ``sys.stdin``,

@@ -31,11 +31,11 @@ import pytest
 from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings, RouteSettings
 from tests.fixtures.receiver import serve
 
 pytestmark = pytest.mark.integration

@@ -29,11 +29,11 @@ from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings, RouteSettings
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from alerting.delivery.aliyun import AliyunSms, AliyunUrlError, AliyunVoice, bui
 from alerting.delivery.apprise_notifier import AppriseNotifier
 from alerting.delivery.pacing import Throttled
 from alerting.routing import language_for, zone_for
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 
 AK, SK = "LTAI5tExampleKeyId", "s3cr3tS3cr3tS3cr3t"
 

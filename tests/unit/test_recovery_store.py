@@ -9,12 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from alerting.model import Alert, Impact, Scope
 from dataflows.recovery import open_store
-from paypulse.engine_output import EngineOutput
-from paypulse.errors import ConfigError
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
+from engine.output import EngineOutput
+from engine.outputs import Outputs
+from kernel.alerts import Alert, Impact, Scope
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 
 
 def _settings(tmp: Path) -> Settings:

@@ -11,10 +11,10 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from kernel.durations import format_duration
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, Settings, env_names, load_settings
 from paypulse.cli.common import check_writable, settings_with
-from paypulse.durations import format_duration
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings, Settings, env_names, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "paypulse.example.toml"
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerting.i18n import LANGUAGES, Messages
-from alerting.model import KINDS, Alert, Impact, Scope
 from alerting.sms_form import digest_form, is_gsm7, segment_units, short_form, sms_text
+from kernel.alerts import KINDS, Alert, Impact, Scope
 
 T0 = datetime(2026, 3, 2, 1, 20, tzinfo=UTC)
 LINK = "https://status.example.cn/p"

@@ -1,6 +1,6 @@
 """What the engine hands its adapters: each batch's output, and the running totals for /metrics.
 
-Plain data, kept apart from :mod:`paypulse.engine` so the adapters that only write results out
+Plain data, kept apart from :mod:`engine.core` so the adapters that only write results out
 (the output files, the dataflows) depend on these two shapes, not on the engine's workings.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alerting.model import Alert
-from paypulse.events import DeadLetter
-from paypulse.windows import ClosedWindow
+from engine.windows import ClosedWindow
+from kernel.alerts import Alert
+from kernel.events import DeadLetter
 
 __all__ = ["EngineOutput", "EngineStats"]
 

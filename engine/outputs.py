@@ -14,10 +14,10 @@ from typing import IO, Protocol
 
 import orjson
 
-from alerting.model import Alert
-from paypulse.clock import ManualClock
-from paypulse.engine import EngineOutput
-from paypulse.events import DeadLetter
+from engine.core import EngineOutput
+from kernel.alerts import Alert
+from kernel.clock import ManualClock
+from kernel.events import DeadLetter
 
 __all__ = ["AlertSubscriber", "JsonlFile", "Outputs"]
 

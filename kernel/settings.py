@@ -6,7 +6,7 @@ section forbids unknown keys, so a typo is an error that names the field, not a 
 Environment variables beat the file: ``PAYPULSE_DETECTORS__MIN_ATTEMPTS=50``; a ``PAYPULSE_*``
 variable that names no setting is an error too, suggesting the nearest name.
 
-Every duration is read by :func:`paypulse.durations.parse_duration` and every duration and count
+Every duration is read by :func:`kernel.durations.parse_duration` and every duration and count
 has a range. A :class:`ConfigError` names the field, the value as written, where it was set
 (``in paypulse.toml``, ``from environment variable PAYPULSE_WINDOWS__LATENESS``, ``from the
 command line``) and the fix; :meth:`Settings.origin` keeps that for later checks (output paths).
@@ -40,8 +40,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from paypulse.durations import Duration, format_duration
-from paypulse.errors import ConfigError
+from kernel.durations import Duration, format_duration
+from kernel.errors import ConfigError
 
 __all__ = [
     "AlertingSettings",
