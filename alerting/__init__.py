@@ -4,16 +4,6 @@ The delivery edge (Apprise notifiers, the dispatcher thread) lives in :mod:`aler
 and is not imported here, so importing :mod:`alerting` pulls in no delivery library.
 """
 
-from alerting.model import (
-    CUSTOMER_FACING_KINDS,
-    KINDS,
-    Alert,
-    Impact,
-    Scope,
-    Severity,
-    Status,
-    fingerprint_of,
-)
 from alerting.notifications import (
     REASONS,
     SEND_REASONS,
@@ -28,6 +18,16 @@ from alerting.notifications import (
 from alerting.outbox import NotifiedState, Outbox, OutboxRow, backoff_delay
 from alerting.render import RenderedMessage, render, render_short
 from alerting.routing import Route, match_routes, routes_from_settings, target_key
+from kernel.alerts import (
+    CUSTOMER_FACING_KINDS,
+    KINDS,
+    Alert,
+    Impact,
+    Scope,
+    Severity,
+    Status,
+    fingerprint_of,
+)
 
 __all__ = [
     "CUSTOMER_FACING_KINDS",

@@ -16,8 +16,8 @@ from urllib.parse import quote, urlencode
 
 from alerting.audit import record
 from alerting.state_db import StateDB
-from paypulse.clock import Clock
-from paypulse.errors import UsageError
+from kernel.clock import Clock
+from kernel.errors import UsageError
 
 __all__ = ["Ack", "Acks", "ack_link", "check_link", "link_signature"]
 
@@ -58,7 +58,7 @@ def check_link(secret: str, alert_id: str, by: str, expires: int, signature: str
     >>> check_link("s3cret", "abc", "li", 100, sig, now=99.0)
     Traceback (most recent call last):
     ...
-    paypulse.errors.UsageError: this acknowledgement link is not valid (its signature does not match)
+    kernel.errors.UsageError: this acknowledgement link is not valid (its signature does not match)
     """
     expected = link_signature(secret, alert_id, by, expires)
     if not hmac.compare_digest(expected, signature):

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alerting.model import Alert
 from alerting.state_db import StateDB
-from paypulse.errors import UsageError
+from kernel.alerts import Alert
+from kernel.errors import UsageError
 
 __all__ = ["Board", "BoardEntry"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from alerting.i18n import C_, DEFAULT_ZONE, LANGUAGES, N_, Messages
-from paypulse.errors import UsageError
+from kernel.errors import UsageError
 
 __all__ = ["COLUMNS", "SAY", "STATES", "words"]
 

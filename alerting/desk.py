@@ -18,9 +18,9 @@ from alerting.board import Board, BoardEntry
 from alerting.escalation import escalation_progress
 from alerting.silences import Silence, Silences, parse_matchers
 from alerting.state_db import StateDB
-from paypulse.clock import Clock
-from paypulse.errors import UsageError
-from paypulse.settings import AlertingSettings
+from kernel.clock import Clock
+from kernel.errors import UsageError
+from kernel.settings import AlertingSettings
 
 __all__ = ["Desk"]
 

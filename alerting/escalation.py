@@ -21,13 +21,13 @@ import json
 from dataclasses import dataclass
 
 from alerting.acks import Acks
-from alerting.model import Alert
 from alerting.oncall import Person, Schedule
 from alerting.outbox import Outbox
 from alerting.routing import severity_at_least, target_key
 from alerting.state_db import StateDB
-from paypulse.clock import Clock
-from paypulse.settings import EscalationSettings
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.settings import EscalationSettings
 
 __all__ = ["ESCALATED", "Escalator", "Page", "escalation_progress"]
 

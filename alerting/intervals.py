@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from paypulse.settings import TimeIntervalSettings
+from kernel.settings import TimeIntervalSettings
 
 __all__ = ["TimeInterval", "intervals_from_settings"]
 

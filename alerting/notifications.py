@@ -32,12 +32,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol, get_args
 
-from alerting.model import Alert
 from alerting.outbox import NotifiedState, Outbox
 from alerting.route_tree import RouteTree, tree_from_settings
 from alerting.routing import Route
-from paypulse.clock import Clock
-from paypulse.settings import AlertingSettings
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.settings import AlertingSettings
 
 __all__ = [
     "REASONS",
@@ -109,7 +109,7 @@ class Decision:
 def decide(previous: NotifiedState | None, alert: Alert, now: float, repeat_interval: float) -> Reason:
     """Whether ``alert`` goes out on a route whose last sent change was ``previous``.
 
-    >>> from alerting.model import Scope, Impact
+    >>> from kernel.alerts import Scope, Impact
     >>> from datetime import datetime, UTC
     >>> t = datetime(2024, 5, 1, tzinfo=UTC)
     >>> firing = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,

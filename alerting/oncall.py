@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-from paypulse.settings import OnCallSettings
+from kernel.settings import OnCallSettings
 
 __all__ = ["Person", "Role", "Schedule"]
 
@@ -36,7 +36,7 @@ def _epoch(moment: datetime, zone: ZoneInfo) -> float:
 class Schedule:
     """The on-call schedule of ``alerting.oncall`` (the settings have checked its names).
 
-    >>> from paypulse.settings import OnCallSettings
+    >>> from kernel.settings import OnCallSettings
     >>> s = Schedule(OnCallSettings(people=[{"name": "zhang", "mobile": "13800000001"},
     ...     {"name": "li", "mobile": "13800000002"}], rotation=["zhang", "li"],
     ...     handover=datetime(2026, 1, 5, 10, 0)))

@@ -19,7 +19,6 @@ from typing import Any
 from alerting.acks import Acks, ack_link
 from alerting.board import Board
 from alerting.escalation import Escalator
-from alerting.model import Alert
 from alerting.notifications import AlertFanout, Decision, Notification
 from alerting.oncall import Schedule
 from alerting.outbox import Outbox
@@ -27,8 +26,9 @@ from alerting.route_tree import tree_from_settings
 from alerting.routing import target_key
 from alerting.silences import Silences
 from alerting.state_db import StateDB
-from paypulse.clock import Clock
-from paypulse.settings import AlertingSettings
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.settings import AlertingSettings
 
 __all__ = ["Annotator", "OnCallStage"]
 

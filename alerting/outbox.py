@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from alerting.model import Alert
-from paypulse.clock import Clock
-from paypulse.errors import StateError
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import StateError
 
 __all__ = [
     "STATES",

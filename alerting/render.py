@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from alerting.escape import OwnText, clean_text, escape_markdown, one_line
 from alerting.i18n import ACTIONS, ENGLISH, KIND_TITLES, LIST_SEPARATOR, N_, UNITS, WHAT, Messages, english
-from alerting.model import KINDS, Alert, Scope
+from kernel.alerts import KINDS, Alert, Scope
 
 __all__ = [
     "DIGESTS",
@@ -46,6 +46,7 @@ __all__ = [
     "render_digest",
     "render_short",
     "render_template",
+    "short_words",
 ]
 
 #: Longest SMS line :func:`render_short` returns.
@@ -91,6 +92,7 @@ _WITH_EVIDENCE: Final = N_("{headline} — {evidence}")
 _VALUE_LINE: Final = N_("{value} vs baseline {baseline} ({change})")
 _IMPACT: Final = N_("{orders} orders/min, {amount} per min")
 _FOOTER: Final = N_("PayPulse · fingerprint {fingerprint} · alert {alert_id}")
+_ORDERS: Final = N_("{orders} orders/min")
 _SHORT: Final = N_("{status} {severity}: {kind} {scope} {value} vs {baseline}, {orders} orders/min. {action}")
 _ALL_CHANNELS: Final = N_("all channels")
 _MERCHANT: Final = N_("merchant {merchant}")
@@ -270,7 +272,7 @@ def _measure(alert: Alert) -> str | None:
 
     >>> from dataclasses import replace
     >>> from datetime import UTC
-    >>> from alerting.model import Impact
+    >>> from kernel.alerts import Impact
     >>> t = datetime(2024, 5, 1, tzinfo=UTC)
     >>> late = Alert("callback_latency_high", Scope("alipay"), "firing", "warning", t, t, 0.3, 0.05,
     ...              Impact(1, 1), "x", "alipay: share of late callbacks 30.0% vs normal 5.0%, since ...")
@@ -391,6 +393,27 @@ def render_short(alert: Alert, messages: Messages = ENGLISH) -> str:
     if len(line) <= SHORT_MAX:
         return line
     return line[: SHORT_MAX - 1].rstrip() + "…"
+
+
+def short_words(alert: Alert, messages: Messages, escape: Callable[[object], str]) -> dict[str, str]:
+    """The parts of the shortest forms (one SMS segment, a phone call), each in the reader's words
+    and escaped by ``escape``: ``status``, ``kind``, ``scope``, ``impact`` (orders and money a
+    minute) and ``orders`` (orders a minute, for when there is no room for money).
+
+    :mod:`alerting.sms_form` fits them into one segment; the words stay here with the rest.
+    """
+    m = messages
+    words = _title_words(alert, m)
+    orders = OwnText(m.decimal(alert.impact.orders_per_min, "#,##0"))
+    return {
+        "status": _shown(words["status_word"], escape),
+        "kind": _shown(words["kind_words"], escape),
+        "scope": _scope(alert.scope, m, escape),
+        "impact": _frame(
+            m, _IMPACT, escape, orders=orders, amount=OwnText(m.money(alert.impact.amount_per_min))
+        ),
+        "orders": m.gettext(_ORDERS).format(orders=orders),
+    }
 
 
 def render_digest(

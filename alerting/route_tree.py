@@ -10,7 +10,7 @@ The flat ``alerting.routes`` list is this tree with a root that matches everythi
 nowhere, and every entry a ``continue = true`` child: each alert goes to every route it matches,
 as it always did.
 
->>> from alerting.model import Alert, Impact, Scope
+>>> from kernel.alerts import Alert, Impact, Scope
 >>> from datetime import datetime, UTC
 >>> t = datetime(2024, 5, 1, tzinfo=UTC)
 >>> a = Alert("volume_drop", Scope("alipay", "m42"), "firing", "critical", t, t, 1, 2, Impact(1, 2), "x", "y")
@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alerting.intervals import intervals_from_settings
-from alerting.model import Alert
 from alerting.routing import Route, route_from, routes_from_settings
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings, RouteNodeSettings
+from kernel.alerts import Alert
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, RouteNodeSettings
 
 __all__ = ["RouteNode", "RouteTree", "tree_from_settings"]
 

@@ -27,14 +27,15 @@ from pydantic import SecretStr
 
 from alerting.i18n import DEFAULT_ZONE, LANGUAGES, Language
 from alerting.intervals import TimeInterval, intervals_from_settings
-from alerting.model import KINDS, Alert, Severity
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import KINDS, Alert, Severity
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, RouteSettings
 
 __all__ = [
     "CHINESE_SCHEMES",
     "SEVERITY_RANK",
     "SMS_SCHEMES",
+    "VOICE_SCHEMES",
     "Route",
     "language_for",
     "match_routes",
@@ -53,12 +54,14 @@ SMS_SCHEMES: Final = frozenset(
         "bulksms", "bulkvs", "msg91", "kavenegar", "vonage", "nexmo", "seven", "smpp", "smpps", "infobip",
         "telnyx", "clickatell", "burstsms", "kudosity", "46elks", "elks", "msgbird", "atalk", "smsmgr",
         "smsmanager", "serwersms", "smsc", "smstunnel", "kaleyra", "klr", "mobilemessage", "mobilemsg",
-        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm",
+        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms",
     }
 )  # fmt: skip
+#: Schemes that phone on-call and read the alert out (the last level of an escalation).
+VOICE_SCHEMES: Final = frozenset({"aliyunvoice"})
 #: Schemes whose readers get Chinese and Beijing time unless the route says otherwise: the
-#: DingTalk, WeCom (robot and app) and Feishu robots, and SMS.
-CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES
+#: DingTalk, WeCom (robot and app) and Feishu robots, SMS and phone calls.
+CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES | VOICE_SCHEMES
 
 #: Higher is more urgent; ``min_severity`` lets through its own rank and above.
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -145,7 +148,7 @@ class Route:
         """Kind is listed (or no list), severity is at least ``min_severity``, the channel and
         merchant are listed (or no list), and ``now`` is within ``during`` (if it says).
 
-        >>> from alerting.model import Scope, Impact
+        >>> from kernel.alerts import Scope, Impact
         >>> from datetime import datetime, UTC
         >>> t = datetime(2024, 5, 1, tzinfo=UTC)
         >>> a = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,

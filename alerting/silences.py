@@ -21,10 +21,10 @@ from datetime import timedelta
 from typing import Final, Literal
 
 from alerting.audit import record
-from alerting.model import Alert
 from alerting.state_db import StateDB
-from paypulse.clock import Clock
-from paypulse.errors import UsageError
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import UsageError
 
 __all__ = ["MATCHABLE", "Silence", "SilenceState", "Silences", "parse_matchers"]
 
@@ -41,7 +41,7 @@ def parse_matchers(texts: Iterable[str]) -> dict[str, str]:
     >>> parse_matchers(["shop=m42"])
     Traceback (most recent call last):
     ...
-    paypulse.errors.UsageError: matcher 'shop=m42': 'shop' is not one of kind, channel, merchant, severity
+    kernel.errors.UsageError: matcher 'shop=m42': 'shop' is not one of kind, channel, merchant, severity
     """
     out: dict[str, str] = {}
     for text in texts:

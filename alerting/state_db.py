@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from paypulse.errors import StateError
+from kernel.errors import StateError
 
 __all__ = ["StateDB"]
 

@@ -4,7 +4,7 @@
 
 (:mod:`dataflows.kafka` reads Kafka instead and shares ``monitor-payments`` and ``write-outputs``.)
 
-``monitor-payments`` is a ``stateful_batch`` step holding one :class:`~paypulse.engine.Engine`;
+``monitor-payments`` is a ``stateful_batch`` step holding one :class:`~engine.core.Engine`;
 windows, joins and detectors live inside it, not in Bytewax's windowing operators, which cost
 several microseconds per key update (see the README's benchmark). Run it with
 ``python -m bytewax.run "dataflows.flow:flow_from_env()"`` or through ``paypulse run``/``replay``.
@@ -22,10 +22,10 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from dataflows.sources import LineBatchSource
-from paypulse.engine import Engine, EngineOutput
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings, load_settings
-from paypulse.sources import Source
+from engine.core import Engine, EngineOutput
+from engine.outputs import Outputs
+from engine.sources import Source
+from kernel.settings import Settings, load_settings
 
 __all__ = ["build_flow", "flow_from_env"]
 
@@ -119,7 +119,7 @@ def build_flow(
 
 def flow_from_env(config: str | None = None) -> Dataflow:
     """For ``python -m bytewax.run``: settings from PAYPULSE_* and an optional TOML path."""
-    from paypulse.sources import FileSource, StdinSource
+    from engine.sources import FileSource, StdinSource
 
     settings = load_settings(Path(config) if config else None)
     source: Source = FileSource(settings.source.path) if settings.source.path else StdinSource()

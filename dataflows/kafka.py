@@ -43,11 +43,11 @@ from bytewax.operators import StatefulBatchLogic
 from confluent_kafka.admin import AdminClient
 
 from dataflows.flow import OutputsSink, monitor
-from paypulse.clock import Clock, SystemClock
-from paypulse.engine import Engine, EngineOutput
-from paypulse.events import DeadLetter, event_time_ms
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings, load_settings
+from engine.core import Engine, EngineOutput
+from engine.outputs import Outputs
+from kernel.clock import Clock, SystemClock
+from kernel.events import DeadLetter, event_time_ms
+from kernel.settings import Settings, load_settings
 
 __all__ = ["PartitionMerge", "build_kafka_flow", "flow_from_env"]
 
@@ -69,7 +69,7 @@ class PartitionMerge:
     partitions it has not polled yet for idle ones. One never heard from holds the others back
     for ``startup_s`` after the start, the time a consumer may take to connect.
 
-    >>> from paypulse.clock import ManualClock
+    >>> from kernel.clock import ManualClock
     >>> clock = ManualClock(0.0)
     >>> merge = PartitionMerge([0, 1], idle_s=1.0, clock=clock, startup_s=5.0)
     >>> merge.add([(0, 10, b"a"), (0, 30, b"c")])

@@ -17,10 +17,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from alerting.delivery.dispatcher import OUTCOMES
-from alerting.model import Scope
-from paypulse.engine import Engine
-from paypulse.events import COMPLAINT_CATEGORIES
-from paypulse.observation import Observation
+from engine.core import Engine
+from kernel.alerts import Scope
+from kernel.events import COMPLAINT_CATEGORIES
+from kernel.observation import Observation
 
 __all__ = ["EngineCollector", "build_registry"]
 

@@ -13,26 +13,29 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from prometheus_client import start_http_server
 
 from alerting.delivery import Dispatcher
 from alerting.desk import Desk
-from alerting.model import Alert
 from alerting.notifications import AlertFanout
 from alerting.oncall_stage import Annotator, OnCallStage
 from alerting.outbox import Outbox
 from alerting.state_db import StateDB
-from paypulse.clock import Clock
-from paypulse.engine import Engine
-from paypulse.engine_output import EngineStats
-from paypulse.errors import ConfigError
+from engine.core import Engine
+from engine.output import EngineStats
+from engine.outputs import Outputs
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
 from statuspage import Banner, create_app
+
+if TYPE_CHECKING:
+    from dataflows.recovery import Store
 
 __all__ = ["RecentAlerts", "Services", "describe_outputs", "run_dataflow", "start_services", "summarize"]
 
@@ -84,7 +87,10 @@ class Services:
 
 
 def run_dataflow(
-    flow: Any, stop: threading.Event | None = None, on_start: Callable[[], None] = lambda: None
+    flow: Any,
+    stop: threading.Event | None = None,
+    on_start: Callable[[], None] = lambda: None,
+    recovery: Store | None = None,
 ) -> str | None:
     """Run ``flow`` until its input ends; return None then, or the signal that stopped it early.
 
@@ -94,7 +100,8 @@ def run_dataflow(
     KeyboardInterrupt inside whichever source or batch is running, which Bytewax reports as a
     panic and a BytewaxRuntimeError with a long traceback. ``stop`` is set at the signal, for
     sources that may block (standard input, a paced simulator) to end their read. ``on_start`` runs
-    once the signals are watched: what it prints ("Ctrl-C stops") is true from then on.
+    once the signals are watched: what it prints ("Ctrl-C stops") is true from then on. With
+    ``recovery``, Bytewax snapshots into that store and resumes from it.
     """
     from bytewax.testing import cluster_main
 
@@ -113,7 +120,12 @@ def run_dataflow(
     previous = {signum: signal.signal(signum, on_signal) for signum in watched} if main else {}
     try:
         on_start()
-        cluster_main(flow, [], 0)
+        if recovery is None:
+            cluster_main(flow, [], 0)
+        else:
+            cluster_main(
+                flow, [], 0, epoch_interval=recovery.epoch_interval, recovery_config=recovery.config
+            )
     except KeyboardInterrupt:
         return received[0] if received else "Ctrl-C"
     finally:

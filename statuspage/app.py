@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from alerting.desk import Desk
-from paypulse.settings import StatusPageSettings
+from kernel.settings import StatusPageSettings
 from statuspage.auth import OpsGuard
 from statuspage.banner import Banner
 from statuspage.headers import SecurityHeaders

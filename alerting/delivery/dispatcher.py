@@ -36,9 +36,9 @@ from alerting.notifications import DeliveryResult, Notification, Notifier
 from alerting.oncall import Schedule
 from alerting.outbox import Outbox, OutboxRow
 from alerting.routing import language_for, target_key, zone_for
-from paypulse.clock import Clock
-from paypulse.errors import PayPulseError
-from paypulse.settings import AlertingSettings
+from kernel.clock import Clock
+from kernel.errors import PayPulseError
+from kernel.settings import AlertingSettings
 
 __all__ = ["OUTCOMES", "DeliveryOutcome", "Dispatcher", "Outcome", "build_notifiers", "delivery_urls"]
 
@@ -72,18 +72,22 @@ def build_notifiers(
     clock: Clock | None = None,
     currency: str = DEFAULT_CURRENCY,
     channel_names: Mapping[str, Mapping[str, str]] | None = None,
+    link: str | None = None,
 ) -> dict[str, Notifier]:
     """One notifier per distinct route URL, keyed by :func:`~alerting.routing.target_key`.
 
     Each reads the language and zone :func:`~alerting.routing.language_for` and
     :func:`~alerting.routing.zone_for` choose for its URL, ``currency`` for amounts, and
     ``channel_names[language]`` over the catalogue's channel names. ``endpoints`` points robot
-    schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs for them.
+    and Aliyun schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs
+    for them. ``link`` (the status page) ends SMS that have room for it.
     A URL shared by two routes is one target, read as the first route lists it.
 
-    Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
+    Raises :class:`~kernel.errors.ConfigError` naming the route and the masked URL when a URL
     is not one Apprise can use, so a typo stops start-up instead of the first page.
     """
+    endpoints = settings.endpoints if endpoints is None else endpoints
+    link = settings.link if link is None else link
     notifiers: dict[str, Notifier] = {}
     for route, url in delivery_urls(settings):
         key = target_key(url)
@@ -92,7 +96,7 @@ def build_notifiers(
             names = (channel_names or {}).get(language, {})
             messages = Messages(language, zone_for(url), currency, names)
             notifiers[key] = AppriseNotifier(
-                url, route=route, messages=messages, endpoints=endpoints, clock=clock
+                url, route=route, messages=messages, endpoints=endpoints, clock=clock, link=link
             )
     return notifiers
 
@@ -160,12 +164,12 @@ class Dispatcher:
         notifiers: Mapping[str, Notifier] | None = None,
         *,
         endpoints: Mapping[str, str] | None = None,
-        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_limit: int | None = None,
         annotate: Callable[[Notification], Notification] | None = None,
     ) -> Dispatcher:
-        """The production wiring: Apprise notifiers from the routes, retry policy from settings.
-
-        ``endpoints`` points robot schemes at a gateway; ``rate_limit`` is each target's per minute.
+        """The production wiring: Apprise notifiers from the routes, retry policy and pacing from
+        settings. ``endpoints`` and ``rate_limit`` override ``alerting.endpoints`` and
+        ``alerting.rate_limit``.
         """
         if notifiers is None:
             notifiers = build_notifiers(settings, endpoints=endpoints, clock=clock)
@@ -175,7 +179,7 @@ class Dispatcher:
             clock,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff,
-            rate_limit=rate_limit,
+            rate_limit=settings.rate_limit if rate_limit is None else rate_limit,
             annotate=annotate,
         )
 

@@ -35,7 +35,7 @@ from apprise.utils.parse import parse_bool
 
 from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS, NAMES, dingtalk_sign, feishu_sign, read_reply
 from alerting.notifications import DeliveryResult
-from paypulse.clock import Clock, SystemClock
+from kernel.clock import Clock, SystemClock
 
 __all__ = ["ROBOTS", "DingTalkRobot", "FeishuRobot", "LarkRobot", "RobotPlugin", "WeComRobot", "register"]
 

@@ -16,9 +16,9 @@ import typer
 from alerting.board import BoardEntry
 from alerting.console import SAY, STATES
 from alerting.outbox import Outbox
+from kernel.clock import SystemClock
 from paypulse.cli.common import ConfigOption
 from paypulse.cli.operator import ByOption, LangOption, Operator, open_operator, who
-from paypulse.clock import SystemClock
 
 __all__ = ["register"]
 

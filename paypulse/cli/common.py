@@ -9,8 +9,8 @@ from typing import Annotated, Final
 
 import typer
 
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings, load_settings
+from kernel.errors import ConfigError
+from kernel.settings import Settings, load_settings
 
 __all__ = ["OUTPUT_FIELDS", "ConfigOption", "check_writable", "settings_with"]
 

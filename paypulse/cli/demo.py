@@ -20,12 +20,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from kernel.clock import ManualClock, SystemClock
+from kernel.settings import load_settings
 from paypulse.cli.common import check_writable
-from paypulse.clock import ManualClock, SystemClock
-from paypulse.settings import load_settings
 
 if TYPE_CHECKING:  # the engine and the servers load with the command, not with every `paypulse` call
-    from paypulse.engine import Engine
+    from engine.core import Engine
     from paypulse.runtime import RecentAlerts, Services
     from paypulse.simulator import Simulator
 

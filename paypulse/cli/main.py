@@ -1,6 +1,6 @@
 """The ``paypulse`` command: one typer module per command group, registered here.
 
-This is the edge where settings are loaded and :class:`~paypulse.errors.PayPulseError` becomes
+This is the edge where settings are loaded and :class:`~kernel.errors.PayPulseError` becomes
 exit code 2 with one readable line: every command runs through :func:`main` (the ``paypulse``
 script and ``python -m paypulse`` both call it), so none ends a configuration mistake in a traceback.
 """
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
+from kernel.errors import PayPulseError
 from paypulse.cli import (
     alerts,
     dashboards,
@@ -27,7 +28,6 @@ from paypulse.cli import (
     simulate,
     statuspage,
 )
-from paypulse.errors import PayPulseError
 
 __all__ = ["app", "main"]
 

@@ -22,9 +22,9 @@ from alerting.console import COLUMNS, words
 from alerting.desk import Desk
 from alerting.i18n import Messages
 from alerting.state_db import StateDB
+from kernel.clock import SystemClock
+from kernel.settings import Settings
 from paypulse.cli.common import check_writable, settings_with
-from paypulse.clock import SystemClock
-from paypulse.settings import Settings
 
 __all__ = ["ByOption", "LangOption", "Operator", "open_operator", "who"]
 

@@ -16,9 +16,9 @@ from alerting.delivery.apprise_notifier import mask_url
 from alerting.delivery.dispatcher import delivery_urls
 from alerting.outbox import Outbox
 from alerting.routing import target_key
+from kernel.clock import SystemClock
 from paypulse.cli.common import ConfigOption
 from paypulse.cli.operator import ByOption, LangOption, Operator, open_operator, who
-from paypulse.clock import SystemClock
 
 __all__ = ["register"]
 

@@ -13,10 +13,10 @@ from typing import Annotated
 import typer
 
 from alerting.console import SAY, STATES
+from kernel.durations import parse_duration
+from kernel.errors import UsageError
 from paypulse.cli.common import ConfigOption
 from paypulse.cli.operator import ByOption, LangOption, open_operator, who
-from paypulse.durations import parse_duration
-from paypulse.errors import UsageError
 
 __all__ = ["register"]
 

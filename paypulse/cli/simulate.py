@@ -18,7 +18,7 @@ from typing import IO, Annotated
 import orjson
 import typer
 
-from paypulse.errors import ConfigError, PayPulseError
+from kernel.errors import ConfigError, PayPulseError
 from paypulse.simulator import (
     BLOCK_MS,
     Simulator,

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerting.desk import Desk
 from alerting.silences import Silence
-from paypulse.durations import Duration
-from paypulse.errors import UsageError
+from kernel.durations import Duration
+from kernel.errors import UsageError
 from statuspage.deps import OpsDep
 
 __all__ = ["AckIn", "SilenceIn", "SilenceOut", "link_router", "router"]

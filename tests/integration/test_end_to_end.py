@@ -13,13 +13,13 @@ from bytewax.testing import run_main
 
 from dashboards.metrics import metric_names
 from dataflows.flow import build_flow
-from paypulse.clock import ManualClock
-from paypulse.engine import Engine
+from engine.core import Engine
+from engine.outputs import Outputs
+from engine.sources import FileSource
+from kernel.clock import ManualClock
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
 from paypulse.simulator import Simulator, load_scenario, write_lines
-from paypulse.sources import FileSource
 from statuspage import Banner, BannerStore
 
 ROOT = Path(__file__).resolve().parents[2]

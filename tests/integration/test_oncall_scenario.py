@@ -12,13 +12,13 @@ import pytest
 
 from alerting.delivery import Dispatcher
 from alerting.desk import Desk
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.oncall_stage import Annotator, OnCallStage
 from alerting.outbox import Outbox
 from alerting.state_db import StateDB
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings
 from tests.fixtures.receiver import Receiver
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from paypulse.events import DeadLetter, Payment, parse_line
+from kernel.events import DeadLetter, Payment, parse_line
 from paypulse.simulator import BAD_LINE_KINDS, Simulator, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ from dashboards.boards import BUILDERS, all_boards, as_promql, expressions, iter
 from dashboards.boards._grafana import GRID_WIDTH, Board, Target, timeseries
 from dashboards.metrics import METRICS, by_name, metric_names, metrics_in, series_names
 from dashboards.provision import RULES_FILE, export
+from kernel.errors import PayPulseError
 from paypulse.cli.main import app
-from paypulse.errors import PayPulseError
 
 RULES = yaml.safe_load(RULES_FILE.read_text())["groups"]
 RECORDED = frozenset(r["record"] for g in RULES for r in g["rules"] if "record" in r)

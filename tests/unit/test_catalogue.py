@@ -29,9 +29,9 @@ from alerting.i18n import (
     Messages,
 )
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.model import KINDS, Alert, Impact, Scope
 from alerting.render import format_value, render, render_digest, render_short
 from alerting.routing import language_for, zone_for
+from kernel.alerts import KINDS, Alert, Impact, Scope
 
 ALERTING = Path(__file__).parents[2] / "alerting"
 TEMPLATES = ALERTING / "delivery" / "templates"

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from paypulse.engine import Engine
-from paypulse.errors import REJECT_REASONS
+from engine.core import Engine
+from kernel.errors import REJECT_REASONS
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.settings import Settings
 from tests.fixtures.hostile import CATEGORIES, VALID, make_line
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z

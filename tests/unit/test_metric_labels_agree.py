@@ -21,20 +21,20 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from alerting.delivery.dispatcher import OUTCOMES, Dispatcher, Outcome
-from alerting.model import KINDS, Alert, Impact, Scope, Severity, Status
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox
 from dashboards.boards import all_boards, expressions
 from dashboards.metrics import METRICS, SCORE_ONLY_KINDS, by_name, metrics_in, series_names
 from dashboards.provision import RULES_DIR, RULES_FILE
 from detectors.suite import build_detectors
-from paypulse.clock import ManualClock
-from paypulse.engine import Engine
-from paypulse.errors import REJECT_REASONS
-from paypulse.events import COMPLAINT_CATEGORIES, Callback, Complaint, Payment
+from engine.core import Engine
+from kernel.alerts import KINDS, Alert, Impact, Scope, Severity, Status
+from kernel.clock import ManualClock
+from kernel.errors import REJECT_REASONS
+from kernel.events import COMPLAINT_CATEGORIES, Callback, Complaint, Payment
+from kernel.observation import Observation
+from kernel.settings import DetectorSettings, Settings
 from paypulse.exposition import EngineCollector
-from paypulse.observation import Observation
-from paypulse.settings import DetectorSettings, Settings
 from paypulse.simulator import Simulator, validate_scenario
 
 # --- what the exporter can emit, from the code that emits it -------------------------------------

@@ -15,15 +15,15 @@ from pydantic import SecretStr
 from alerting.audit import Audit
 from alerting.delivery.dispatcher import Dispatcher
 from alerting.desk import Desk
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout, DeliveryResult, Notification
 from alerting.oncall_stage import OnCallStage
 from alerting.outbox import Outbox
 from alerting.routing import target_key
 from alerting.state_db import StateDB
-from paypulse.clock import ManualClock
-from paypulse.errors import UsageError
-from paypulse.settings import AlertingSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.errors import UsageError
+from kernel.settings import AlertingSettings
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing: zhang's week
 SMS = "json://127.0.0.1:9/sms/{mobile}"

@@ -10,10 +10,10 @@ from pydantic import SecretStr
 
 from alerting.acks import link_signature
 from alerting.desk import Desk
-from alerting.model import Alert, Impact, Scope
 from alerting.state_db import StateDB
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings, StatusPageSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings, StatusPageSettings
 from statuspage import Banner, create_app
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

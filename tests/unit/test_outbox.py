@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from alerting.delivery.dispatcher import Dispatcher
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox, backoff_delay
-from paypulse.clock import ManualClock
-from paypulse.errors import StateError
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.errors import StateError
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 OK = DeliveryResult(True, False, "delivered")

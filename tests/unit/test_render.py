@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerting.model import KINDS, Alert, Impact, Scope
 from alerting.render import KIND_WORDS, SHORT_MAX, render, render_short
+from kernel.alerts import KINDS, Alert, Impact, Scope
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

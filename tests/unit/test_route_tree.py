@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerting.model import Alert, Impact, Scope
 from alerting.route_tree import tree_from_settings
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, RouteSettings
 
 # Monday 2026-03-02 10:00 in Beijing, and 23:00 the same day
 OFFICE = datetime(2026, 3, 2, 2, 0, tzinfo=UTC).timestamp()

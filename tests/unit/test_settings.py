@@ -8,13 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from kernel.durations import format_duration
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, Settings, env_names, load_settings
 from paypulse.cli.common import check_writable, settings_with
-from paypulse.durations import format_duration
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings, env_names, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "paypulse.example.toml"
 
@@ -221,6 +221,7 @@ DURATION_IDS = [f"{table}.{key}" for table, key, _ in DURATIONS]
 #: Zero is no setting at all for these (a zero back-off retries in a loop, a zero max_ahead holds
 #: every event); for the rest zero means "off" (no lateness, no warm-up, no hold).
 ZERO_REFUSED = {
+    "recovery.snapshot_every",
     "source.batch_timeout",
     "windows.width",
     "windows.max_ahead",
@@ -574,3 +575,12 @@ def test_check_writable_blames_a_command_line_option(tmp_path: Path) -> None:
     settings = settings_with(None, alerting={"log": tmp_path / "x" / "alerts.jsonl"})
     with pytest.raises(ConfigError, match=r"alerting\.log = .* from the command line: cannot write there"):
         check_writable(settings, "alerting.log")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("endpoints", {"dingtalk": "egress.example.com/dingtalk"}), ("link", "status page"), ("rate_limit", 0)],
+)
+def test_delivery_settings_refuse_what_cannot_be_used(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        AlertingSettings(**{field: value})

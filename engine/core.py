@@ -18,21 +18,21 @@ from dataclasses import asdict
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
-from alerting.model import Alert, Scope
 from detectors.budget import AlarmBudget
 from detectors.protocol import Detector, Stepper, Verdict
 from detectors.suite import build_detectors, paging_tests
-from paypulse.ahead import AheadGuard
-from paypulse.dedup import EventIdFilter
-from paypulse.engine_output import EngineOutput, EngineStats
-from paypulse.errors import StateError
-from paypulse.events import Callback, DeadLetter, Event, EventLimits, Payment, parse_batch
-from paypulse.merchants import HeavyHitters, MerchantMinutes
-from paypulse.names import ChannelNames
-from paypulse.observation import Observation, add_observations
-from paypulse.settings import Settings
-from paypulse.stuck import StuckTracker
-from paypulse.windows import OVERDUE, Windows
+from engine.ahead import AheadGuard
+from engine.dedup import EventIdFilter
+from engine.merchants import HeavyHitters, MerchantMinutes
+from engine.names import ChannelNames
+from engine.output import EngineOutput, EngineStats
+from engine.stuck import StuckTracker
+from engine.windows import OVERDUE, Windows
+from kernel.alerts import Alert, Scope
+from kernel.errors import StateError
+from kernel.events import Callback, DeadLetter, Event, EventLimits, Payment, parse_batch
+from kernel.observation import Observation, add_observations
+from kernel.settings import Settings
 
 __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
@@ -89,7 +89,7 @@ class Engine:
         """Take one batch of raw lines."""
         events, raws, dead = parse_batch(lines, self.limits)
         events, raws, refused = self.ahead.admit(events, raws)
-        out = EngineOutput()
+        out = EngineOutput(first_alert_seq=self.stats.alert_changes)
         self._count_events(events, raws, dead, out)
         dead += refused
         for letter in dead:
@@ -180,7 +180,7 @@ class Engine:
     def finish(self) -> EngineOutput:
         """End of input: close every open window and judge it (replays and tests)."""
         events, raws, refused = self.ahead.drain()
-        out = EngineOutput()
+        out = EngineOutput(first_alert_seq=self.stats.alert_changes)
         if events:  # the first events of a stream shorter than the guard's anchor
             self._count_events(events, raws, refused, out)
             self._flush(out)

@@ -6,7 +6,7 @@ section forbids unknown keys, so a typo is an error that names the field, not a 
 Environment variables beat the file: ``PAYPULSE_DETECTORS__MIN_ATTEMPTS=50``; a ``PAYPULSE_*``
 variable that names no setting is an error too, suggesting the nearest name.
 
-Every duration is read by :func:`paypulse.durations.parse_duration` and every duration and count
+Every duration is read by :func:`kernel.durations.parse_duration` and every duration and count
 has a range. A :class:`ConfigError` names the field, the value as written, where it was set
 (``in paypulse.toml``, ``from environment variable PAYPULSE_WINDOWS__LATENESS``, ``from the
 command line``) and the fix; :meth:`Settings.origin` keeps that for later checks (output paths).
@@ -32,6 +32,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -40,8 +41,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from paypulse.durations import Duration, format_duration
-from paypulse.errors import ConfigError
+from kernel.durations import Duration, format_duration
+from kernel.errors import ConfigError
 
 __all__ = [
     "AlertingSettings",
@@ -50,6 +51,7 @@ __all__ = [
     "EventSettings",
     "MetricsSettings",
     "OnCallSettings",
+    "RecoverySettings",
     "RouteNodeSettings",
     "RouteSettings",
     "Settings",
@@ -73,6 +75,9 @@ def _not_blank(text: str) -> str:
         raise ValueError("must not be blank")
     return text
 
+
+#: An http(s) URL as written (no normalising: a gateway's base URL is used as given).
+WebUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+\S*$")]
 
 #: A string that must say something: an empty host or banner message is a mistake, not a choice.
 Text = Annotated[str, AfterValidator(_not_blank)]
@@ -397,6 +402,15 @@ class AlertingSettings(Section):
     retry_backoff: Duration = Field(
         timedelta(seconds=5), gt=_ZERO, le=_HOUR, description="first retry delay; doubles each time"
     )
+    rate_limit: int = Field(
+        20, ge=1, le=10_000, description="messages a minute per target; the overflow folds into one digest"
+    )
+    endpoints: dict[str, WebUrl] = Field(
+        {},
+        description="base URL per scheme (dingtalk, wecombot, feishu, lark, aliyunsms, aliyunvoice): "
+        "a company egress gateway",
+    )
+    link: WebUrl | None = Field(None, description="ends SMS and calls with room for it: the status page")
     route: RouteNodeSettings | None = Field(
         None, description="a routing tree (Alertmanager's); use it or the flat routes list, not both"
     )
@@ -478,6 +492,19 @@ class StatusPageSettings(Section):
         return token
 
 
+class RecoverySettings(Section):
+    """Where ``paypulse run`` keeps what it learned and how far it read, to resume after a crash."""
+
+    enabled: bool = Field(True, description="resume where the last run stopped (Kafka and file sources)")
+    dir: Path = Field(Path("var/recovery"), description="snapshots and read positions, one folder per source")
+    snapshot_every: Duration = Field(
+        timedelta(seconds=10),
+        gt=_ZERO,
+        le=_HOUR,
+        description="a crash replays at most this much input (its alerts are not written or sent twice)",
+    )
+
+
 class MetricsSettings(Section):
     host: Text = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="/metrics is served here by `paypulse run`")
@@ -511,6 +538,7 @@ class Settings(BaseSettings):
     alerting: AlertingSettings = AlertingSettings()
     statuspage: StatusPageSettings = StatusPageSettings()
     metrics: MetricsSettings = MetricsSettings()
+    recovery: RecoverySettings = RecoverySettings()
 
     # Where each value came from ("in paypulse.toml", "from environment variable ..."), for
     # messages about it later, such as an output path that cannot be written.

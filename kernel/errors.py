@@ -6,7 +6,7 @@
   + DeliveryError  ``.retryable``: the outbox retries (5xx, timeout) or parks it (bad URL, 4xx)
   + StateError     a snapshot or stored row we cannot restore
 
-Bad events never escape as exceptions: :func:`paypulse.events.parse_line` turns them into
+Bad events never escape as exceptions: :func:`kernel.events.parse_line` turns them into
 values, so one poisoned line cannot stop the stream.
 """
 
