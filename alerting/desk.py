@@ -41,14 +41,18 @@ class Desk:
         ack, made = self.acks.ack(entry.alert.id, by=by, via=via)
         return entry, ack, made
 
-    def ack_by_link(
-        self, alert_id: str, by: str, expires: int, signature: str
-    ) -> tuple[BoardEntry, Ack, bool]:
-        """Acknowledge through a signed link from a message (who: the person it was sent to)."""
+    def check_ack_link(self, alert_id: str, by: str, expires: int, signature: str) -> None:
+        """Raise :class:`UsageError` unless the link is one we signed and it has not expired."""
         secret = self._settings.escalation.ack_secret
         if secret is None:
             raise UsageError("acknowledgement links are off: alerting.escalation.ack_secret is not set")
         check_link(secret.get_secret_value(), alert_id, by, expires, signature, self.clock.now())
+
+    def ack_by_link(
+        self, alert_id: str, by: str, expires: int, signature: str
+    ) -> tuple[BoardEntry, Ack, bool]:
+        """Acknowledge through a signed link from a message (who: the person it was sent to)."""
+        self.check_ack_link(alert_id, by, expires, signature)
         return self.ack(alert_id, by=by or "link", via="link")
 
     def silence(

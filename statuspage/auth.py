@@ -26,10 +26,13 @@ from pydantic import SecretStr
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["READ_METHODS", "OpsGuard", "Refusal", "ops_refusal"]
+__all__ = ["READ_METHODS", "SIGNED_PATHS", "OpsGuard", "Refusal", "ops_refusal"]
 
 #: Methods that cannot change anything; every other method needs the ops token.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Paths whose requests carry their own proof instead (an acknowledgement link's signature, checked
+#: by the route; the link's button posts no body, and the body limit still applies).
+SIGNED_PATHS = ("/api/ack/",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,11 @@ class OpsGuard:
         self._token = "" if token is None else token.get_secret_value()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in READ_METHODS:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in READ_METHODS
+            and not scope["path"].startswith(SIGNED_PATHS)
+        ):
             header = next((value for name, value in scope["headers"] if name == b"authorization"), None)
             refusal = ops_refusal(self._token, header)
             if refusal is not None:

@@ -8,9 +8,11 @@ on-call desk (``create_app(..., desk=...)``); a mistake is a 422 naming the fiel
 
 from __future__ import annotations
 
+import html
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerting.desk import Desk
@@ -120,15 +122,42 @@ def ack_alert(alert_id: str, body: AckIn, desk: DeskDep) -> dict[str, object]:
     return {"alert_id": entry.alert.id, "by": ack.by, "at": ack.at, "new": made}
 
 
-@link_router.get("/{alert_id}")
-def ack_by_link(
-    alert_id: str,
-    desk: DeskDep,
+LinkQuery = tuple[int, str, str]
+
+
+def _link(
     exp: Annotated[int, Query()],
     sig: Annotated[str, Query(min_length=64, max_length=64)],
     by: Annotated[str, Query(max_length=100)] = "",
-) -> dict[str, object]:
-    """The link in a message: acknowledges when its signature holds and it has not expired."""
+) -> LinkQuery:
+    return exp, sig, by
+
+
+LinkDep = Annotated[LinkQuery, Depends(_link)]
+
+_CONFIRM = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>PayPulse</title></head>
+<body><p>确认告警 {alert_id}（{by}）？ / Acknowledge alert {alert_id} as {by}?</p>
+<form method="post"><button type="submit">确认 / Acknowledge</button></form></body></html>
+"""
+
+
+@link_router.get("/{alert_id}", response_class=HTMLResponse)
+def confirm_ack_link(alert_id: str, desk: DeskDep, link: LinkDep) -> HTMLResponse:
+    """The link in a message opens a page with one button: opening the link changes nothing, since a
+    chat app's link preview or a mail scanner fetches it too; the button posts to the same URL."""
+    exp, sig, by = link
+    try:
+        desk.check_ack_link(alert_id, by, exp, sig)
+    except UsageError as err:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(err)) from None
+    return HTMLResponse(_CONFIRM.format(alert_id=html.escape(alert_id), by=html.escape(by or "link")))
+
+
+@link_router.post("/{alert_id}")
+def ack_by_link(alert_id: str, desk: DeskDep, link: LinkDep) -> dict[str, object]:
+    """The button of the link's page: acknowledges when the signature holds and it has not expired."""
+    exp, sig, by = link
     try:
         entry, ack, made = desk.ack_by_link(alert_id, by, exp, sig)
     except UsageError as err:

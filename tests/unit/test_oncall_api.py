@@ -40,10 +40,15 @@ def test_silence_and_ack_over_http(tmp_path: Path) -> None:
     assert client.delete(f"/api/silences/{made.json()['id']}", headers=AUTH).json()["state"] == "expired"
 
     expires = int(clock.now()) + 3600
-    forged = client.get(f"/api/ack/{alert.id}", params={"by": "zhang", "exp": expires, "sig": "0" * 64})
-    assert forged.status_code == 403
-    sig = link_signature("s3cret", alert.id, "zhang", expires)
-    acked = client.get(f"/api/ack/{alert.id}", params={"by": "zhang", "exp": expires, "sig": sig})
+    forged = {"by": "zhang", "exp": expires, "sig": "0" * 64}
+    assert client.get(f"/api/ack/{alert.id}", params=forged).status_code == 403
+    assert client.post(f"/api/ack/{alert.id}", params=forged).status_code == 403
+    link = {"by": "zhang", "exp": expires, "sig": link_signature("s3cret", alert.id, "zhang", expires)}
+    # opening the link (or a chat app's preview of it) shows a button and acknowledges nothing
+    page = client.get(f"/api/ack/{alert.id}", params=link)
+    assert page.status_code == 200 and '<form method="post">' in page.text and alert.id in page.text
+    assert [a.action for a in desk.audit.latest()] == ["silence.expire", "silence.add"]
+    acked = client.post(f"/api/ack/{alert.id}", params=link)
     assert acked.status_code == 200 and acked.json()["new"] is True
     again = client.post(f"/api/alerts/{alert.id[:8]}/ack", json={"by": "li"}, headers=AUTH)
     assert again.json() == {**acked.json(), "new": False}
