@@ -107,7 +107,7 @@ def run_child(
 
     settings = Settings()
     engine = Engine(settings)
-    registry, _batch = build_registry(EngineCollector(lambda: engine))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view()))
 
     def series() -> int:
         return sum(1 for row in generate_latest(registry).splitlines() if not row.startswith(b"#"))

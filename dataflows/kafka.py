@@ -45,6 +45,7 @@ from confluent_kafka.admin import AdminClient
 from dataflows.flow import OutputsSink, monitor
 from engine.core import Engine, EngineOutput
 from engine.outputs import Outputs
+from engine.view import Publisher
 from kernel.clock import Clock, SystemClock
 from kernel.events import DeadLetter, event_time_ms
 from kernel.settings import Settings, load_settings
@@ -239,6 +240,7 @@ def build_kafka_flow(
     outputs: Outputs,
     on_engine: Callable[[Engine], None] = lambda engine: None,
     on_batch: Callable[[float], None] | None = None,
+    publisher: Publisher | None = None,
     *,
     tail: bool = True,
     clock: Clock | None = None,
@@ -246,7 +248,7 @@ def build_kafka_flow(
     """Read ``settings.source.topic`` from ``settings.source.brokers`` into the engine and outputs.
 
     ``tail=True`` (production) waits for new messages forever; ``tail=False`` stops once every
-    partition reached its end, as a replay does. ``on_engine``/``on_batch`` as in
+    partition reached its end, as a replay does. ``on_engine``/``on_batch``/``publisher`` as in
     :func:`dataflows.flow.build_flow`. ``clock`` drives the idle timeout of ``merge-partitions``.
     """
     source = settings.source
@@ -278,7 +280,7 @@ def build_kafka_flow(
     )
     stamped = op.flat_map_batch("stamp-lines", kafka.oks, stamp_lines)
     ordered = op.stateful_batch("merge-partitions", stamped, build_merge)
-    results = monitor(ordered, settings, on_engine, on_batch)
+    results = monitor(ordered, settings, on_engine, on_batch, publisher)
     rejected = op.flat_map_batch("kafka-errors", kafka.errs, errors_to_dead_letters)
     op.output("write-outputs", op.merge("all-outputs", results, rejected), OutputsSink(outputs))
     return flow

@@ -12,9 +12,8 @@ always give the same alerts.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
@@ -27,6 +26,7 @@ from engine.merchants import HeavyHitters, MerchantMinutes
 from engine.names import ChannelNames
 from engine.output import EngineOutput, EngineStats
 from engine.stuck import StuckTracker
+from engine.view import EngineView, ScopeView, last_minute
 from engine.windows import OVERDUE, Windows
 from kernel.alerts import Alert, Scope
 from kernel.errors import StateError
@@ -76,7 +76,6 @@ class Engine:
         self.history: dict[Scope, deque[Observation]] = {}
         self.scores: dict[tuple[str, Scope], float] = {}
         self.totals: dict[str, Observation] = {}  # per channel, since start: the Prometheus counters
-        self.lock = threading.RLock()  # held by the adapter around process(); readers take it too
         # (channel, merchant with a scope or None) -> the per-event detectors its events feed: the
         # channel's, all payments' and the merchant's; rebuilt lazily whenever scopes come or go
         self._steppers: dict[tuple[str, str | None], _Steppers] = {}
@@ -414,6 +413,28 @@ class Engine:
         self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
 
     # -- views ----------------------------------------------------------------------------------
+
+    def view(self) -> EngineView:
+        """The state readers need, as a frozen copy (see :mod:`engine.view`)."""
+        stuck: dict[str, int] = {}
+        for order in self.stuck.stuck_now.values():
+            stuck[order.channel] = stuck.get(order.channel, 0) + 1
+        scopes = {}
+        for scope, ring in self.history.items():
+            minute = last_minute(ring)
+            if minute is not None:
+                scopes[scope] = ScopeView(minute, self.volume_baseline(scope))
+        s = self.stats
+        return EngineView(
+            stats=replace(s, accepted=dict(s.accepted), rejected=dict(s.rejected), alerts=dict(s.alerts)),
+            watermark_ms=self.windows.watermark,
+            max_ts=self.windows.max_ts,
+            scores=dict(self.scores),
+            firing=tuple(self.firing()),
+            stuck_by_channel=stuck,
+            totals=dict(self.totals),
+            scopes=scopes,
+        )
 
     def firing(self) -> list[Alert]:
         """Alerts on-call has been told are firing."""

@@ -24,9 +24,9 @@ from alerting.notifications import AlertFanout
 from alerting.oncall_stage import Annotator, OnCallStage
 from alerting.outbox import Outbox
 from alerting.state_db import StateDB
-from engine.core import Engine
 from engine.output import EngineStats
 from engine.outputs import Outputs
+from engine.view import Publisher
 from kernel.alerts import Alert
 from kernel.clock import Clock
 from kernel.errors import ConfigError
@@ -59,26 +59,14 @@ class Services:
     fanout: AlertFanout
     recent: RecentAlerts
     observe_batch: Callable[[float], None]
-    engines: list[Engine] = field(default_factory=list)
+    publisher: Publisher
     urls: dict[str, str] = field(default_factory=dict)
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
-    @property
-    def engine(self) -> Engine | None:
-        return self.engines[-1] if self.engines else None
-
     def stats(self) -> EngineStats:
-        """The engine's running totals (empty before the dataflow built its engine)."""
-        engine = self.engine
-        if engine is None:
-            return EngineStats()
-        with engine.lock:
-            return EngineStats(
-                accepted=dict(engine.stats.accepted),
-                rejected=dict(engine.stats.rejected),
-                duplicates=engine.stats.duplicates,
-                alerts=dict(engine.stats.alerts),
-            )
+        """The engine's running totals as last published (empty before its first batch)."""
+        view = self.publisher.latest
+        return EngineStats() if view is None else view.stats
 
     def stop(self) -> None:
         for stop in reversed(self._stoppers):
@@ -128,6 +116,13 @@ def run_dataflow(
             )
     except KeyboardInterrupt:
         return received[0] if received else "Ctrl-C"
+    except BaseException:
+        # The interrupt can land while the worker is inside Bytewax's own code (a recovery
+        # snapshot being written), which Bytewax reports as a worker panic. After our own stop
+        # signal that is the stop, not a failure: the snapshot store keeps its last complete epoch.
+        if received:
+            return received[0]
+        raise
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -265,10 +260,8 @@ def start_services(
         event_clock=event_clock,
         log_marks=oncall.log_marks,
     )
-    engines: list[Engine] = []
-    collector = EngineCollector(
-        lambda: engines[-1] if engines else None, banner, dispatcher, (lag_clock or wall_clock).now
-    )
+    publisher = Publisher(wall_clock)
+    collector = EngineCollector(lambda: publisher.latest, banner, dispatcher, (lag_clock or wall_clock).now)
     registry, batch_seconds = build_registry(collector)
     if serve:
         try:
@@ -279,7 +272,7 @@ def start_services(
             banner.close()
             raise _port_error("/metrics", "metrics", err, settings, options) from None
     services = Services(
-        settings, banner, outputs, dispatcher, fanout, recent, batch_seconds.observe, engines=engines
+        settings, banner, outputs, dispatcher, fanout, recent, batch_seconds.observe, publisher
     )
     dispatcher.start(1.0)
     services._stoppers.append(dispatcher.stop)
@@ -288,11 +281,9 @@ def start_services(
 
     def tick() -> None:  # re-notify still-firing alerts once their repeat interval passes
         while not stop_ticker.wait(30):
-            engine = services.engine
-            if engine is not None:
-                with engine.lock:
-                    firing = engine.firing()
-                oncall.tick(firing)
+            view = publisher.latest
+            if view is not None:
+                oncall.tick(list(view.firing))
 
     threading.Thread(target=tick, name="repeat-ticker", daemon=True).start()
     services._stoppers.append(stop_ticker.set)

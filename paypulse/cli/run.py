@@ -72,13 +72,13 @@ def run(
             from dataflows.kafka import build_kafka_flow
 
             flow = build_kafka_flow(
-                settings, services.outputs, services.engines.append, services.observe_batch
+                settings, services.outputs, on_batch=services.observe_batch, publisher=services.publisher
             )
         else:
             from dataflows.flow import build_flow
 
-            flow = build_flow(settings, source, services.outputs, services.engines.append,
-                              services.observe_batch)  # fmt: skip
+            flow = build_flow(settings, source, services.outputs, on_batch=services.observe_batch,
+                              publisher=services.publisher)  # fmt: skip
         stopped_by = run_dataflow(flow, stop, say_ready, store)
         line = summarize(services.stats(), time.monotonic() - started)
         outputs = describe_outputs(services)

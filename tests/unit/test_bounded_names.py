@@ -28,7 +28,7 @@ def _feed(engine: Engine, lines: list[bytes], batch: int = 1000) -> None:
 
 
 def _series(engine: Engine) -> int:
-    registry, _batch = build_registry(EngineCollector(lambda: engine))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view()))
     return sum(1 for row in generate_latest(registry).decode().splitlines() if not row.startswith("#"))
 
 

@@ -259,7 +259,7 @@ def test_a_channel_or_merchant_named_like_an_aggregate_cannot_pose_as_one_on_met
     ]
     for start in range(0, len(lines), 1000):
         engine.process(lines[start : start + 1000])
-    registry, _batch = build_registry(EngineCollector(lambda: engine))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view()))
     series = [
         row.rsplit(" ", 1)[0] for row in generate_latest(registry).decode().splitlines() if row[0] != "#"
     ]

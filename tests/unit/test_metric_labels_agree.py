@@ -136,7 +136,7 @@ def scraped(tmp_path: Path) -> Iterator[list[tuple[str, dict[str, str]]]]:
         outbox.enqueue("oncall", ["t1"], _alert(channel), "first")
     assert sorted(o.outcome for o in dispatcher.run_once()) == ["delivered", "parked", "retry"]
     registry = CollectorRegistry()
-    registry.register(EngineCollector(lambda: engine, dispatcher=dispatcher))
+    registry.register(EngineCollector(lambda: engine.view(), dispatcher=dispatcher))
     yield [(s.name, s.labels) for family in registry.collect() for s in family.samples]
     outbox.close()
 
