@@ -202,6 +202,11 @@ METRICS: Final[tuple[Metric, ...]] = (
         (("outcome", OUTCOMES),),
     ),
     Metric("paypulse_outbox_pending", "gauge", "Notifications waiting in the outbox."),
+    Metric(
+        "paypulse_outbox_parked",
+        "gauge",
+        "Notifications parked after their last attempt failed.",
+    ),
     # Status page banner.
     Metric("paypulse_banner_on", "gauge", "1 while the status page banner is shown."),
     Metric("paypulse_banner_override", "gauge", "1 while an operator override holds the banner."),

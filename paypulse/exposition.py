@@ -199,6 +199,11 @@ class EngineCollector(Collector):
             "Notifications waiting in the outbox.",
             sum(stats.get("pending", {}).values()),
         )
+        yield GaugeMetricFamily(
+            "paypulse_outbox_parked",
+            "Notifications parked after their last attempt failed.",
+            sum(stats.get("parked_now", {}).values()),
+        )
 
 
 def build_registry(collector: EngineCollector) -> tuple[CollectorRegistry, Histogram]:
