@@ -16,7 +16,7 @@ from alerting.notifications import (
     decide,
 )
 from alerting.outbox import NotifiedState, Outbox, OutboxRow, backoff_delay
-from alerting.render import RenderedMessage, render, render_short
+from alerting.render import RenderedMessage, render
 from alerting.routing import Route, match_routes, routes_from_settings, target_key
 from kernel.alerts import (
     CUSTOMER_FACING_KINDS,
@@ -55,7 +55,6 @@ __all__ = [
     "fingerprint_of",
     "match_routes",
     "render",
-    "render_short",
     "routes_from_settings",
     "target_key",
 ]

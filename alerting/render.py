@@ -35,7 +35,6 @@ __all__ = [
     "DIGEST_LINES",
     "KIND_WORDS",
     "MESSAGES",
-    "SHORT_MAX",
     "Medium",
     "RenderedMessage",
     "ack_line",
@@ -44,13 +43,10 @@ __all__ = [
     "reminder",
     "render",
     "render_digest",
-    "render_short",
     "render_template",
     "short_words",
 ]
 
-#: Longest SMS line :func:`render_short` returns.
-SHORT_MAX: Final = 140
 #: Alerts a digest lists one by one; the rest are counted.
 DIGEST_LINES: Final = 30
 
@@ -93,7 +89,6 @@ _VALUE_LINE: Final = N_("{value} vs baseline {baseline} ({change})")
 _IMPACT: Final = N_("{orders} orders/min, {amount} per min")
 _FOOTER: Final = N_("PayPulse · fingerprint {fingerprint} · alert {alert_id}")
 _ORDERS: Final = N_("{orders} orders/min")
-_SHORT: Final = N_("{status} {severity}: {kind} {scope} {value} vs {baseline}, {orders} orders/min. {action}")
 _ALL_CHANNELS: Final = N_("all channels")
 _MERCHANT: Final = N_("merchant {merchant}")
 _CHANNEL_MERCHANT: Final = N_("{channel} merchant {merchant}")
@@ -112,7 +107,7 @@ _TEMPLATES: Final = Path(__file__).parent / "delivery" / "templates"
 def medium_of(template: str) -> Medium:
     """The medium a template renders for, from its name.
 
-    >>> medium_of("alert.md.j2"), medium_of("alert.html.j2"), medium_of("alert.short.txt.j2")
+    >>> medium_of("alert.md.j2"), medium_of("alert.html.j2"), medium_of("alert.title.txt.j2")
     ('markdown', 'html', 'text')
     """
     for suffix, medium in _SUFFIXES.items():
@@ -334,19 +329,6 @@ def _context(alert: Alert, m: Messages, medium: Medium) -> dict[str, Any]:
         "footer": _frame(
             m, _FOOTER, escape, fingerprint=OwnText(alert.fingerprint), alert_id=OwnText(alert.id)
         ),
-        "short": _frame(
-            m,
-            _SHORT,
-            escape,
-            status=words["status_word"],
-            severity=words["severity"],
-            kind=words["kind_words"],
-            scope=values["scope"],
-            value=values["value"],
-            baseline=values["baseline"],
-            orders=orders,
-            action=suggested_action,
-        ),
     }
 
 
@@ -354,8 +336,7 @@ def render_template(template: str, alert: Alert, messages: Messages = ENGLISH) -
     """``template`` filled with ``alert`` in ``messages``' words, every value from the data escaped
     for the template's medium.
 
-    The one way templates are rendered; :func:`render`, :func:`render_short` and
-    :func:`render_digest` are built on it.
+    The one way templates are rendered; :func:`render` and :func:`render_digest` are built on it.
     """
     medium = medium_of(template)
     return _fill(template, _context(alert, messages, medium))
@@ -385,14 +366,6 @@ def reminder(title: str, messages: Messages = ENGLISH) -> str:
     ('[REMINDER] [FIRING] x', '【提醒】[告警中] x')
     """
     return messages.gettext(_REMINDER).format(title=title)
-
-
-def render_short(alert: Alert, messages: Messages = ENGLISH) -> str:
-    """One line of at most :data:`SHORT_MAX` characters for SMS; the action is cut first."""
-    line = " ".join(render_template("alert.short.txt.j2", alert, messages).split())
-    if len(line) <= SHORT_MAX:
-        return line
-    return line[: SHORT_MAX - 1].rstrip() + "…"
 
 
 def short_words(alert: Alert, messages: Messages, escape: Callable[[object], str]) -> dict[str, str]:

@@ -29,7 +29,8 @@ from alerting.i18n import (
     Messages,
 )
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.render import format_value, render, render_digest, render_short
+from alerting.render import format_value, render, render_digest
+from alerting.sms_form import short_form
 from alerting.routing import language_for, zone_for
 from kernel.alerts import KINDS, Alert, Impact, Scope
 
@@ -216,9 +217,7 @@ def test_every_kind_renders_in_both_languages() -> None:
 
 def test_sms_line_and_digest_in_chinese() -> None:
     zh = Messages("zh-CN")
-    assert render_short(alert(), zh).startswith(
-        "告警中（严重）：支付成功率下降 支付宝 78.79%，基线 96.97%，每分钟 180.0 笔。"
-    )
+    assert short_form(alert(), zh).line(zh) == "告警中：支付成功率下降，支付宝，每分钟 180 笔订单、¥20,087.88"
     digest = render_digest([alert(), alert("volume_drop", channel="wechat")] * 3, 20, messages=zh)
     assert digest.title == "另有 6 条告警"
     assert "- 【告警中】支付量下降 · 微信支付（严重）" in digest.body
