@@ -30,8 +30,8 @@ from alerting.i18n import (
 )
 from alerting.lifecycle import SUGGESTED_ACTIONS
 from alerting.render import format_value, render, render_digest
-from alerting.sms_form import short_form
 from alerting.routing import language_for, zone_for
+from alerting.sms_form import short_form
 from kernel.alerts import KINDS, Alert, Impact, Scope
 
 ALERTING = Path(__file__).parents[2] / "alerting"
