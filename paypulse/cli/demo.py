@@ -85,19 +85,15 @@ class PacedSimulator:
         return ["simulator"]
 
     def read(self, partition: str, resume_at: int | None) -> Iterator[tuple[int, bytes]]:
-        started = time.monotonic()
-        first_ms: int | None = None
+        from paypulse.simulator.pacing import paced
+
+        start_clock = None if self.clock is None else (lambda end_ms, at: self.clock.start(end_ms / 1000, at))
         offset = 0
-        for end_ms, lines in self.simulator.chunks(1000):
-            if first_ms is None:
-                first_ms = end_ms
-                if self.clock is not None:
-                    self.clock.start(end_ms / 1000, started)
-            due = started + (end_ms - first_ms) / 1000 / self.speed
-            if self.stop_after_s is not None and due - started > self.stop_after_s:
-                return
-            if self.stop.wait(max(due - time.monotonic(), 0)):
-                return
+        chunks = paced(
+            self.simulator.chunks(1000), self.speed, stop=self.stop, stop_after_s=self.stop_after_s,
+            on_first=start_clock,
+        )  # fmt: skip
+        for _end_ms, lines in chunks:
             for line in lines:
                 offset += 1
                 yield offset, line
