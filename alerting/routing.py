@@ -111,18 +111,21 @@ def language_for(url: str, configured: str | None = None) -> Language:
     return "zh-CN" if scheme_of(url) in CHINESE_SCHEMES else "en"
 
 
-def zone_for(url: str, configured: str | None = None) -> str:
+def zone_for(url: str, configured: str | None = None, language: Language | None = None) -> str:
     """The IANA time zone a target's times are shown in: the route's, else Asia/Shanghai for
-    Chinese readers and UTC (the alert log's) for English ones.
+    Chinese readers and UTC (the alert log's) for English ones; the readers' ``language`` is the
+    route's when it names one, else the URL's.
 
     >>> zone_for("wecombot://key"), zone_for("mailto://a@b.example"), zone_for("json://h", "Europe/Berlin")
     ('Asia/Shanghai', 'UTC', 'Europe/Berlin')
+    >>> zone_for("dingtalk://token/", language="en")
+    'UTC'
     """
     if configured is not None:
         if configured not in available_timezones():
             raise ConfigError(f"time zone {configured!r} is not an IANA zone name such as {DEFAULT_ZONE}")
         return configured
-    return DEFAULT_ZONE if language_for(url) == "zh-CN" else "UTC"
+    return DEFAULT_ZONE if (language or language_for(url)) == "zh-CN" else "UTC"
 
 
 @dataclass(frozen=True, slots=True)

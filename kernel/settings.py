@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -43,6 +44,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from kernel.durations import Duration, format_duration
 from kernel.errors import ConfigError
+from kernel.events import CURRENCY_DECIMALS
 
 __all__ = [
     "AlertingSettings",
@@ -250,6 +252,19 @@ class RouteSettings(Section):
     mention_oncall: bool = Field(
         False, description="chat robots @mention the current on-call primary on firing alerts"
     )
+    language: Literal["zh-CN", "en"] | None = Field(
+        None, description="of its messages; default by URL: zh-CN for DingTalk, WeCom, Feishu, SMS; else en"
+    )
+    time_zone: str | None = Field(
+        None, description="IANA zone of the times in its messages; default Asia/Shanghai for zh-CN, else UTC"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is not None and zone not in available_timezones():
+            raise ValueError(f"{zone!r} is not an IANA time zone name such as 'Asia/Shanghai'")
+        return zone
 
 
 class RouteNodeSettings(RouteSettings):
@@ -411,6 +426,19 @@ class AlertingSettings(Section):
         "a company egress gateway",
     )
     link: WebUrl | None = Field(None, description="ends SMS and calls with room for it: the status page")
+    currency: str = Field("CNY", description="ISO 4217 currency of the amounts in messages")
+    channel_names: dict[Literal["zh-CN", "en"], dict[str, Text]] = Field(
+        {},
+        description="display names per language over the built-in ones (支付宝/Alipay, 微信支付/WeChat Pay, "
+        "银联/UnionPay, 银行卡/Card), e.g. {\"zh-CN\" = {\"hkpay\" = \"香港支付\"}}",
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        if code not in CURRENCY_DECIMALS:
+            raise ValueError(f"{code!r} is not an ISO 4217 currency code such as 'CNY' or 'USD'")
+        return code
     route: RouteNodeSettings | None = Field(
         None, description="a routing tree (Alertmanager's); use it or the flat routes list, not both"
     )

@@ -31,7 +31,7 @@ from typing import Final, Literal
 
 from alerting.delivery.apprise_notifier import AppriseNotifier
 from alerting.delivery.pacing import DEFAULT_RATE_LIMIT, DigestNotifier, Pacer, Throttled
-from alerting.i18n import DEFAULT_CURRENCY, Messages
+from alerting.i18n import Messages
 from alerting.notifications import DeliveryResult, Notification, Notifier
 from alerting.oncall import Schedule
 from alerting.outbox import Outbox, OutboxRow
@@ -40,7 +40,15 @@ from kernel.clock import Clock
 from kernel.errors import PayPulseError
 from kernel.settings import AlertingSettings
 
-__all__ = ["OUTCOMES", "DeliveryOutcome", "Dispatcher", "Outcome", "build_notifiers", "delivery_urls"]
+__all__ = [
+    "OUTCOMES",
+    "DeliveryOutcome",
+    "DeliveryUrl",
+    "Dispatcher",
+    "Outcome",
+    "build_notifiers",
+    "delivery_urls",
+]
 
 log = logging.getLogger("paypulse.alerting.delivery")
 
@@ -70,17 +78,16 @@ def build_notifiers(
     *,
     endpoints: Mapping[str, str] | None = None,
     clock: Clock | None = None,
-    currency: str = DEFAULT_CURRENCY,
-    channel_names: Mapping[str, Mapping[str, str]] | None = None,
     link: str | None = None,
 ) -> dict[str, Notifier]:
     """One notifier per distinct route URL, keyed by :func:`~alerting.routing.target_key`.
 
-    Each reads the language and zone :func:`~alerting.routing.language_for` and
-    :func:`~alerting.routing.zone_for` choose for its URL, ``currency`` for amounts, and
-    ``channel_names[language]`` over the catalogue's channel names. ``endpoints`` points robot
-    and Aliyun schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs
-    for them. ``link`` (the status page) ends SMS that have room for it.
+    Each reads its route's language and time zone, or those :func:`~alerting.routing.language_for`
+    and :func:`~alerting.routing.zone_for` choose for its URL, ``alerting.currency`` for amounts,
+    and ``alerting.channel_names[language]`` over the catalogue's channel names. ``endpoints``
+    points robot and Aliyun schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``;
+    default ``alerting.endpoints``); ``clock`` signs for them. ``link`` (the status page; default
+    ``alerting.link``) ends SMS that have room for it.
     A URL shared by two routes is one target, read as the first route lists it.
 
     Raises :class:`~kernel.errors.ConfigError` naming the route and the masked URL when a URL
@@ -89,29 +96,44 @@ def build_notifiers(
     endpoints = settings.endpoints if endpoints is None else endpoints
     link = settings.link if link is None else link
     notifiers: dict[str, Notifier] = {}
-    for route, url in delivery_urls(settings):
+    for target in delivery_urls(settings):
+        url = target.url
         key = target_key(url)
         if key not in notifiers:
-            language = language_for(url)
-            names = (channel_names or {}).get(language, {})
-            messages = Messages(language, zone_for(url), currency, names)
+            language = language_for(url, target.language)
+            zone = zone_for(url, target.time_zone, language)
+            names = settings.channel_names.get(language, {})
+            messages = Messages(language, zone, settings.currency, names)
             notifiers[key] = AppriseNotifier(
-                url, route=route, messages=messages, endpoints=endpoints, clock=clock, link=link
+                url, route=target.route, messages=messages, endpoints=endpoints, clock=clock, link=link
             )
     return notifiers
 
 
-def delivery_urls(settings: AlertingSettings) -> list[tuple[str, str]]:
-    """(route or contact, URL) of every delivery target: the flat routes', the routing tree's, and
-    each on-call person's contacts (escalation pages)."""
-    found = [(route.name, url.get_secret_value()) for route in settings.routes for url in route.urls]
+@dataclass(frozen=True, slots=True)
+class DeliveryUrl:
+    """One delivery target as configured: whose it is, its URL, and its reader's language and zone
+    when the route names them (else :func:`~alerting.routing.language_for` decides by the URL)."""
+
+    route: str
+    url: str
+    language: str | None = None
+    time_zone: str | None = None
+
+
+def delivery_urls(settings: AlertingSettings) -> list[DeliveryUrl]:
+    """Every delivery target: the flat routes', the routing tree's, and each on-call person's
+    contacts (escalation pages)."""
+    found = [DeliveryUrl(route.name, url.get_secret_value(), route.language, route.time_zone)
+             for route in settings.routes for url in route.urls]  # fmt: skip
     stack = [("route", settings.route)] if settings.route is not None else []
     while stack:
         place, node = stack.pop(0)
-        found += [(node.name or place, url.get_secret_value()) for url in node.urls]
+        found += [DeliveryUrl(node.name or place, url.get_secret_value(), node.language, node.time_zone)
+                  for url in node.urls]  # fmt: skip
         stack += [(f"{place}.routes[{i}]", child) for i, child in enumerate(node.routes)]
     schedule = Schedule(settings.oncall)
-    found += [(f"oncall {person.name}", schedule.contact_url(person, via))
+    found += [DeliveryUrl(f"oncall {person.name}", schedule.contact_url(person, via))
               for person in schedule.people for via in settings.oncall.contacts]  # fmt: skip
     return found
 

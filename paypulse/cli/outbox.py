@@ -43,7 +43,7 @@ def list_command(
 ) -> None:
     """Notifications in the outbox, oldest first."""
     op, outbox = _open(config, lang)
-    names = {target_key(url): mask_url(url) for _, url in delivery_urls(op.settings.alerting)}
+    names = {target_key(t.url): mask_url(t.url) for t in delivery_urls(op.settings.alerting)}
     rows = [r for r in outbox.rows() if (r.state == state if state else r.state != "delivered")]
     outbox.close()
     if not rows:
