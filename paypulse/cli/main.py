@@ -1,6 +1,6 @@
 """The ``paypulse`` command: one typer module per command group, registered here.
 
-This is the edge where settings are loaded and :class:`~paypulse.errors.PayPulseError` becomes
+This is the edge where settings are loaded and :class:`~kernel.errors.PayPulseError` becomes
 exit code 2 with one readable line: every command runs through :func:`main` (the ``paypulse``
 script and ``python -m paypulse`` both call it), so none ends a configuration mistake in a traceback.
 """
@@ -14,8 +14,20 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
-from paypulse.cli import dashboards, demo, incident, replay, run, score_series, simulate, statuspage
-from paypulse.errors import PayPulseError
+from kernel.errors import PayPulseError
+from paypulse.cli import (
+    alerts,
+    dashboards,
+    demo,
+    incident,
+    outbox,
+    replay,
+    run,
+    score_series,
+    silence,
+    simulate,
+    statuspage,
+)
 
 __all__ = ["app", "main"]
 
@@ -52,7 +64,19 @@ def _options(
     """Streaming monitor for payment health."""
 
 
-for module in (demo, run, replay, simulate, score_series, dashboards, statuspage, incident):
+for module in (
+    demo,
+    run,
+    replay,
+    simulate,
+    score_series,
+    dashboards,
+    statuspage,
+    incident,
+    alerts,
+    silence,
+    outbox,
+):
     module.register(app)
 
 

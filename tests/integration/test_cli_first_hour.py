@@ -28,8 +28,8 @@ import pytest
 from typer.testing import CliRunner
 
 from alerting.delivery.dispatcher import build_notifiers
+from kernel.settings import load_settings
 from paypulse.cli.main import app
-from paypulse.settings import load_settings
 from paypulse.simulator import Simulator, line_writer, load_scenario, write_lines
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import random
 import orjson
 import pytest
 
-from paypulse.engine import Engine
-from paypulse.settings import Settings
+from engine.core import Engine
+from kernel.settings import Settings
 
 pytestmark = pytest.mark.integration  # replays hours of stream for each case: half a minute in all
 

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from paypulse.engine import Engine
-from paypulse.errors import REJECT_REASONS
+from engine.core import Engine
+from kernel.errors import REJECT_REASONS
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.settings import Settings
 from tests.fixtures.hostile import CATEGORIES, VALID, make_line
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
@@ -259,7 +259,7 @@ def test_a_channel_or_merchant_named_like_an_aggregate_cannot_pose_as_one_on_met
     ]
     for start in range(0, len(lines), 1000):
         engine.process(lines[start : start + 1000])
-    registry, _batch = build_registry(EngineCollector(lambda: engine))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view()))
     series = [
         row.rsplit(" ", 1)[0] for row in generate_latest(registry).decode().splitlines() if row[0] != "#"
     ]

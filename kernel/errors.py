@@ -6,7 +6,7 @@
   + DeliveryError  ``.retryable``: the outbox retries (5xx, timeout) or parks it (bad URL, 4xx)
   + StateError     a snapshot or stored row we cannot restore
 
-Bad events never escape as exceptions: :func:`paypulse.events.parse_line` turns them into
+Bad events never escape as exceptions: :func:`kernel.events.parse_line` turns them into
 values, so one poisoned line cannot stop the stream.
 """
 
@@ -23,6 +23,7 @@ __all__ = [
     "InputError",
     "PayPulseError",
     "StateError",
+    "UsageError",
 ]
 
 #: Every reason a line can be dead-lettered for; also the label values of
@@ -114,3 +115,7 @@ class DeliveryError(PayPulseError):
 
 class StateError(PayPulseError):
     """Stored state (a snapshot, an outbox row) cannot be restored."""
+
+
+class UsageError(PayPulseError):
+    """An operator's command or API call is wrong: the message names the argument and the fix."""
