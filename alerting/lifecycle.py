@@ -192,7 +192,7 @@ class AlertLifecycle:
     def snapshot(self) -> dict[str, Any]:
         """The alert state as plain data (part of the engine's snapshot)."""
         return {
-            "firing": [alert.to_json() for alert in self.firing.values()],
+            "firing": [alert.to_json(exact=True) for alert in self.firing.values()],
             "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.announced],
             "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.absorbed],
             "channel_resolved_ms": dict(self.channel_resolved_ms),

@@ -38,6 +38,7 @@ __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
 _MAX_DEDUP_IDS = 2_000_000
 _HISTORY = 30  # closed windows kept per scope: the 5-minute view at 10 s windows
+_KEPT = 6  # of them in a snapshot: the minute view, and the window an alert's impact reads
 _STREAMS = ("payments", "callbacks", "callback_delays")
 
 # detectors stepped per payment, per callback (failed?), per processed callback (late?)
@@ -388,6 +389,15 @@ class Engine:
             **self.lifecycle.snapshot(),  # its keys sit at the top level of the snapshot
             "stats": asdict(self.stats),
             "totals": {c: asdict(o) | {"scope": None} for c, o in self.totals.items()},
+            # what a judgement made before the next window closes reads: each scope's recent
+            # windows (an alert's impact, the minute view) and every test's latest score (whether
+            # another channel's test is on the way); without them a resumed run's first alerts
+            # would differ from an uninterrupted run's
+            "recent": [
+                [scope.channel, scope.merchant_id, [asdict(o) | {"scope": None} for o in list(ring)[-_KEPT:]]]
+                for scope, ring in self.history.items()
+            ],
+            "scores": [[kind, s.channel, s.merchant_id, score] for (kind, s), score in self.scores.items()],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -411,6 +421,11 @@ class Engine:
         self.lifecycle.restore(state)
         self.stats = EngineStats(**state["stats"])
         self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
+        for channel, merchant_id, rows in state.get("recent", []):  # older snapshots kept no windows
+            scope = Scope(channel, merchant_id)
+            for row in rows:
+                self._remember(Observation(**(row | {"scope": scope})))
+        self.scores = {(kind, Scope(c, m)): score for kind, c, m, score in state.get("scores", [])}
 
     # -- views ----------------------------------------------------------------------------------
 
