@@ -9,6 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY kernel/ kernel/
+COPY engine/ engine/
 COPY paypulse/ paypulse/
 COPY dataflows/ dataflows/
 COPY detectors/ detectors/

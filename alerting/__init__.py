@@ -4,16 +4,6 @@ The delivery edge (Apprise notifiers, the dispatcher thread) lives in :mod:`aler
 and is not imported here, so importing :mod:`alerting` pulls in no delivery library.
 """
 
-from alerting.model import (
-    CUSTOMER_FACING_KINDS,
-    KINDS,
-    Alert,
-    Impact,
-    Scope,
-    Severity,
-    Status,
-    fingerprint_of,
-)
 from alerting.notifications import (
     REASONS,
     SEND_REASONS,
@@ -26,8 +16,18 @@ from alerting.notifications import (
     decide,
 )
 from alerting.outbox import NotifiedState, Outbox, OutboxRow, backoff_delay
-from alerting.render import RenderedMessage, render, render_short
+from alerting.render import RenderedMessage, render
 from alerting.routing import Route, match_routes, routes_from_settings, target_key
+from kernel.alerts import (
+    CUSTOMER_FACING_KINDS,
+    KINDS,
+    Alert,
+    Impact,
+    Scope,
+    Severity,
+    Status,
+    fingerprint_of,
+)
 
 __all__ = [
     "CUSTOMER_FACING_KINDS",
@@ -55,7 +55,6 @@ __all__ = [
     "fingerprint_of",
     "match_routes",
     "render",
-    "render_short",
     "routes_from_settings",
     "target_key",
 ]

@@ -3,7 +3,7 @@
 Alert text carries data: channel and merchant ids, order ids in a stuck-payments sample, error
 codes and detector reasons in a summary. Rendered verbatim, ``<script>`` reaches an e-mail,
 ``[click](http://evil)`` or ``@all`` a DingTalk robot, and a newline a mail header. Each template
-declares its medium by its file name (``alert.html.j2``, ``alert.md.j2``, ``alert.short.txt.j2``),
+declares its medium by its file name (``alert.html.j2``, ``alert.md.j2``, ``alert.title.txt.j2``),
 and :mod:`alerting.render` runs every ``{{ value }}`` of that template through the medium's
 escaper here (for HTML, Jinja's autoescape with markupsafe after :func:`one_line`). Text we write
 ourselves (kind words, numbers, times, our suggested actions) is wrapped in :class:`OwnText`

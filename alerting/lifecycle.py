@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from alerting.i18n import ACTIONS, WHAT, english
-from alerting.model import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity
-from detectors.protocol import Verdict
-from paypulse.observation import Observation
+from kernel.alerts import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity
+from kernel.observation import Observation
+from kernel.verdict import Verdict
 
 __all__ = ["SUGGESTED_ACTIONS", "AlertLifecycle"]
 
@@ -56,7 +56,7 @@ def consistent(verdict: Verdict) -> bool:
     return verdict.value > verdict.baseline
 
 
-OTHER: Final = "other"  # channels pooled for want of a place (paypulse.names): not a channel of its own
+OTHER: Final = "other"  # channels pooled for want of a place (engine.names): not a channel of its own
 _SHOP_WIDE_SHARE: Final = 0.75  # of the live channels firing one kind: the whole shop's incident
 _ON_THE_WAY: Final = 0.25  # a score this high on another channel may be the same incident coming
 _SHOP_WIDE_MIN: Final = 3  # and at least this many: two channels of a two-channel shop stay two alerts
@@ -192,7 +192,7 @@ class AlertLifecycle:
     def snapshot(self) -> dict[str, Any]:
         """The alert state as plain data (part of the engine's snapshot)."""
         return {
-            "firing": [alert.to_json() for alert in self.firing.values()],
+            "firing": [alert.to_json(exact=True) for alert in self.firing.values()],
             "announced": [{"kind": k, "scope": s.to_json()} for k, s in self.announced],
             "absorbed": [{"kind": k, "scope": s.to_json()} for k, s in self.absorbed],
             "channel_resolved_ms": dict(self.channel_resolved_ms),

@@ -13,6 +13,9 @@ reason             sends    when
 ``duplicate``      no       already sent (firing within the interval, or resolved twice)
 ``never_fired``    no       resolved, but its firing was never sent on this route
 ``no_route``       no       no route matches the alert's kind and severity
+``muted``          no       the route matches, but one of its ``mute_during`` intervals is on
+``silenced``       no       an operator's silence matches (:mod:`alerting.oncall_stage`)
+``acknowledged``   no       a repeat of an alert someone acknowledged (:mod:`alerting.oncall_stage`)
 =================  =======  ==========================================================
 
 A decision that sends writes one outbox row per route target *before* ``submit`` returns, in the
@@ -27,13 +30,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, get_args
 
-from alerting.model import Alert
 from alerting.outbox import NotifiedState, Outbox
-from alerting.routing import Route, match_routes, routes_from_settings
-from paypulse.clock import Clock
-from paypulse.settings import AlertingSettings
+from alerting.route_tree import RouteTree, tree_from_settings
+from alerting.routing import Route
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.settings import AlertingSettings
 
 __all__ = [
     "REASONS",
@@ -49,8 +53,11 @@ __all__ = [
 
 log = logging.getLogger("paypulse.alerting.notifications")
 
-Reason = Literal["first", "repeat_elapsed", "resolved", "duplicate", "never_fired", "no_route"]
-REASONS: Final = ("first", "repeat_elapsed", "resolved", "duplicate", "never_fired", "no_route")
+Reason = Literal[
+    "first", "repeat_elapsed", "resolved", "duplicate", "never_fired", "no_route", "muted", "silenced",
+    "acknowledged",
+]
+REASONS: Final = get_args(Reason)
 SEND_REASONS: Final = frozenset({"first", "repeat_elapsed", "resolved"})
 
 
@@ -64,6 +71,8 @@ class Notification:
     target: str = ""  # routing.target_key of the URL, never the URL itself
     outbox_id: int | None = None
     attempt: int = 1  # 1 for the first try
+    mentions: tuple[str, ...] = ()  # mobiles a chat robot @mentions (the on-call primary)
+    ack_url: str | None = None  # a signed link that acknowledges the alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +109,7 @@ class Decision:
 def decide(previous: NotifiedState | None, alert: Alert, now: float, repeat_interval: float) -> Reason:
     """Whether ``alert`` goes out on a route whose last sent change was ``previous``.
 
-    >>> from alerting.model import Scope, Impact
+    >>> from kernel.alerts import Scope, Impact
     >>> from datetime import datetime, UTC
     >>> t = datetime(2024, 5, 1, tzinfo=UTC)
     >>> firing = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,
@@ -132,13 +141,14 @@ class AlertFanout:
         settings: AlertingSettings,
         outbox: Outbox,
         clock: Clock,
-        routes: Sequence[Route] | None = None,
+        routes: Sequence[Route] | RouteTree | None = None,
         on_enqueue: Callable[[], None] | None = None,
     ) -> None:
         self._on_enqueue = on_enqueue  # e.g. Dispatcher.wake: deliver now, not at the next interval
-        self.routes: tuple[Route, ...] = tuple(
-            routes if routes is not None else routes_from_settings(settings)
-        )
+        if routes is None:
+            routes = tree_from_settings(settings)
+        self.tree = routes if isinstance(routes, RouteTree) else RouteTree.flat(routes)
+        self.routes: tuple[Route, ...] = self.tree.routes
         self._outbox = outbox
         self._clock = clock
         self._repeat = settings.repeat_interval.total_seconds()
@@ -171,7 +181,7 @@ class AlertFanout:
         return out
 
     def _handle(self, alert: Alert, *, quiet: bool) -> list[Decision]:
-        routes = match_routes(self.routes, alert)
+        routes = self.tree.match(alert, self._clock.now())
         if not routes:
             decision = Decision(None, "no_route", alert.id)
             self._count(decision)
@@ -182,7 +192,8 @@ class AlertFanout:
             now = self._clock.now()
             for route in routes:
                 previous = self._outbox.last_notified(route.name, alert.fingerprint)
-                reason = decide(previous, alert, now, self._repeat)
+                repeat = self._repeat if route.repeat_interval is None else route.repeat_interval
+                reason: Reason = "muted" if route.muted(now) else decide(previous, alert, now, repeat)
                 ids: tuple[int, ...] = ()
                 if reason in SEND_REASONS:
                     ids = tuple(self._outbox.enqueue(route.name, route.targets, alert, reason))
@@ -194,6 +205,11 @@ class AlertFanout:
         if self._on_enqueue is not None and any(d.outbox_ids for d in decisions):
             self._on_enqueue()
         return decisions
+
+    def note(self, decision: Decision, alert: Alert, *, quiet: bool = False) -> None:
+        """Count and log a decision made before routing (``silenced``, ``acknowledged``)."""
+        self._count(decision)
+        _log(decision, alert, quiet)
 
     def _count(self, decision: Decision) -> None:
         with self._lock:

@@ -10,7 +10,14 @@ Each row is one (route, target URL, alert change). Its life::
 
     pending --ok--------------------------------------> delivered
        |  \\--retryable failure, attempts < max--> pending (next_attempt_at = now + backoff)
-       \\----4xx / bad URL, or attempts == max------> parked --requeue()--> pending
+       |\\----retryable failure, attempts == max----> parked, held --the target works again--> pending
+       \\----4xx / bad URL-------------------------> parked --requeue()--> pending
+
+A row parked because its target stayed down (*held*) keeps its place in the target's queue:
+nothing newer goes to that target before it (:meth:`Outbox.queues`), and once a delivery to the
+target succeeds (:meth:`Outbox.revive`) the held rows go again, oldest first, so a resolved
+notice never reaches a target before its firing one. A row parked for a permanent reason (a
+revoked token, a 4xx) waits for an operator and holds nothing back.
 
 The same file keeps the dedup state (:class:`NotifiedState`, the last change sent per route and
 fingerprint), written in the same transaction as the rows, so a restart neither repeats nor
@@ -27,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from alerting.model import Alert
-from paypulse.clock import Clock
-from paypulse.errors import StateError
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import StateError
 
 __all__ = [
     "STATES",
@@ -42,7 +49,7 @@ __all__ = [
 
 RowState = Literal["pending", "delivered", "parked"]
 STATES: Final = ("pending", "delivered", "parked")
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2
 _MAX_ERROR: Final = 500  # characters of the last error kept per row
 
 _SCHEMA = """
@@ -60,7 +67,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_error      TEXT,
     created_at      REAL NOT NULL,
     next_attempt_at REAL NOT NULL,
-    delivered_at    REAL
+    delivered_at    REAL,
+    held            INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS notified (
@@ -104,6 +112,7 @@ class OutboxRow:
     created_at: float
     next_attempt_at: float
     delivered_at: float | None
+    held: bool = False  # parked after its last attempt, until the target works again
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,9 @@ class Outbox:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as err:
             raise StateError(f"outbox {path} cannot be opened as SQLite: {err}") from None
+        if version == 1:  # a file from before held rows: same rows, one more column
+            self._db.execute("ALTER TABLE deliveries ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+            version = 0
         if version == 0:
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         elif version != _SCHEMA_VERSION:
@@ -194,11 +206,12 @@ class Outbox:
                 raise StateError(f"outbox row {row_id} does not exist")
             attempts = int(found[0]) + 1
             state: RowState = "pending" if retryable and attempts < max_attempts else "parked"
-            next_at = now + backoff_delay(attempts, base, cap) if state == "pending" else now
+            # a held row is tried again when a newer row for its target is due, or after ``cap``
+            next_at = now + backoff_delay(attempts, base, cap) if retryable else now
             self._db.execute(
-                "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?"
+                "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?, held = ?"
                 " WHERE id = ?",
-                (state, attempts, error[:_MAX_ERROR], next_at, row_id),
+                (state, attempts, error[:_MAX_ERROR], next_at, int(retryable and state == "parked"), row_id),
             )
         return state
 
@@ -206,9 +219,32 @@ class Outbox:
         """Park without counting an attempt (e.g. the target is no longer configured)."""
         with self._lock, self._tx():
             self._db.execute(
-                "UPDATE deliveries SET state = 'parked', last_error = ? WHERE id = ?",
+                "UPDATE deliveries SET state = 'parked', held = 0, last_error = ? WHERE id = ?",
                 (error[:_MAX_ERROR], row_id),
             )
+
+    def revive(self, target: str) -> int:
+        """The target works again: its held rows go again from scratch. Returns how many."""
+        now = self._clock.now()
+        with self._lock, self._tx():
+            cur = self._db.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, held = 0, next_attempt_at = ?"
+                " WHERE target = ? AND state = 'parked' AND held = 1",
+                (now, target),
+            )
+        return cur.rowcount
+
+    def drop(self, ids: Iterable[int]) -> int:
+        """Give up on parked or pending rows for good (an operator's decision). Returns how many."""
+        wanted = [int(i) for i in ids]
+        with self._lock, self._tx():
+            changed = 0
+            for row_id in wanted:
+                cur = self._db.execute(
+                    "DELETE FROM deliveries WHERE id = ? AND state IN ('parked', 'pending')", (row_id,)
+                )
+                changed += cur.rowcount
+        return changed
 
     def requeue(self, ids: Iterable[int]) -> int:
         """Send parked rows again from scratch (attempts reset). Returns how many rows were requeued.
@@ -221,7 +257,7 @@ class Outbox:
             changed = 0
             for row_id in wanted:
                 cur = self._db.execute(
-                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?"
+                    "UPDATE deliveries SET state = 'pending', attempts = 0, held = 0, next_attempt_at = ?"
                     " WHERE id = ? AND state = 'parked'",
                     (now, row_id),
                 )
@@ -244,6 +280,40 @@ class Outbox:
             "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
             (self._clock.now(), limit),
         )
+
+    def queues(self, limit: int = 100) -> dict[str, list[OutboxRow]]:
+        """What may go now, per target, in creation order: each target's due pending rows up to the
+        first that is not due, or its oldest held row alone (a probe) when that or a newer row is due.
+
+        A target's rows go strictly in creation order, so a row waiting out its back-off, or held,
+        keeps every newer row for its target waiting too.
+        """
+        now = self._clock.now()
+        with self._lock:
+            live = self._db.execute(
+                "SELECT id, target, state, next_attempt_at FROM deliveries"
+                " WHERE state = 'pending' OR (state = 'parked' AND held = 1) ORDER BY id"
+            ).fetchall()
+        by_target: dict[str, list[tuple[int, str, float]]] = {}
+        for row_id, target, state, next_at in live:
+            by_target.setdefault(target, []).append((row_id, state, next_at))
+        chosen: list[int] = []
+        for rows in by_target.values():
+            ready: list[int] = []
+            for i, (row_id, state, next_at) in enumerate(rows):
+                if state == "parked":
+                    newer_due = any(s == "pending" and t <= now for _, s, t in rows[i + 1 :])
+                    if next_at <= now or newer_due:
+                        ready.append(row_id)
+                    break
+                if next_at > now or len(ready) >= limit:
+                    break
+                ready.append(row_id)
+            chosen += ready
+        out: dict[str, list[OutboxRow]] = {}
+        for row in self._select(f"WHERE id IN ({','.join('?' * len(chosen))}) ORDER BY id", tuple(chosen)):
+            out.setdefault(row.target, []).append(row)
+        return out
 
     def rows(self, state: RowState | None = None) -> list[OutboxRow]:
         """Every row, or every row in ``state``, by id."""
@@ -287,7 +357,7 @@ class Outbox:
     def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxRow]:
         sql = (
             "SELECT id, route, target, reason, alert_json, state, attempts, last_error, created_at,"
-            f" next_attempt_at, delivered_at FROM deliveries {where}"
+            f" next_attempt_at, delivered_at, held FROM deliveries {where}"
         )
         with self._lock:
             found = self._db.execute(sql, params).fetchall()
@@ -315,7 +385,8 @@ class _Transaction:
 
 
 def _row(values: tuple[Any, ...]) -> OutboxRow:
-    row_id, route, target, reason, alert_json, state, attempts, last_error, created, next_at, done = values
+    row_id, route, target, reason, alert_json, state, attempts, last_error, created, next_at = values[:10]
+    done, held = values[10:]
     try:
         alert = Alert.from_json(json.loads(alert_json))
     except (ValueError, KeyError, TypeError) as err:
@@ -332,4 +403,5 @@ def _row(values: tuple[Any, ...]) -> OutboxRow:
         created_at=created,
         next_attempt_at=next_at,
         delivered_at=done,
+        held=bool(held),
     )

@@ -24,30 +24,29 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import jinja2
+from markupsafe import Markup
 
 from alerting.escape import OwnText, clean_text, escape_markdown, one_line
 from alerting.i18n import ACTIONS, ENGLISH, KIND_TITLES, LIST_SEPARATOR, N_, UNITS, WHAT, Messages, english
-from alerting.model import KINDS, Alert, Scope
+from kernel.alerts import KINDS, Alert, Scope
 
 __all__ = [
     "DIGESTS",
     "DIGEST_LINES",
     "KIND_WORDS",
     "MESSAGES",
-    "SHORT_MAX",
     "Medium",
     "RenderedMessage",
+    "ack_line",
     "format_value",
     "medium_of",
     "reminder",
     "render",
     "render_digest",
-    "render_short",
     "render_template",
+    "short_words",
 ]
 
-#: Longest SMS line :func:`render_short` returns.
-SHORT_MAX: Final = 140
 #: Alerts a digest lists one by one; the rest are counted.
 DIGEST_LINES: Final = 30
 
@@ -89,10 +88,11 @@ _WITH_EVIDENCE: Final = N_("{headline} — {evidence}")
 _VALUE_LINE: Final = N_("{value} vs baseline {baseline} ({change})")
 _IMPACT: Final = N_("{orders} orders/min, {amount} per min")
 _FOOTER: Final = N_("PayPulse · fingerprint {fingerprint} · alert {alert_id}")
-_SHORT: Final = N_("{status} {severity}: {kind} {scope} {value} vs {baseline}, {orders} orders/min. {action}")
+_ORDERS: Final = N_("{orders} orders/min")
 _ALL_CHANNELS: Final = N_("all channels")
 _MERCHANT: Final = N_("merchant {merchant}")
 _CHANNEL_MERCHANT: Final = N_("{channel} merchant {merchant}")
+_ACK: Final = N_("Acknowledge (stops repeats and escalation)")
 _DIGEST_WHY: Final = N_("Sent together: this target takes at most {limit} messages a minute.")
 
 #: The English action of each kind, as the lifecycle writes it into alerts.
@@ -107,7 +107,7 @@ _TEMPLATES: Final = Path(__file__).parent / "delivery" / "templates"
 def medium_of(template: str) -> Medium:
     """The medium a template renders for, from its name.
 
-    >>> medium_of("alert.md.j2"), medium_of("alert.html.j2"), medium_of("alert.short.txt.j2")
+    >>> medium_of("alert.md.j2"), medium_of("alert.html.j2"), medium_of("alert.title.txt.j2")
     ('markdown', 'html', 'text')
     """
     for suffix, medium in _SUFFIXES.items():
@@ -267,7 +267,7 @@ def _measure(alert: Alert) -> str | None:
 
     >>> from dataclasses import replace
     >>> from datetime import UTC
-    >>> from alerting.model import Impact
+    >>> from kernel.alerts import Impact
     >>> t = datetime(2024, 5, 1, tzinfo=UTC)
     >>> late = Alert("callback_latency_high", Scope("alipay"), "firing", "warning", t, t, 0.3, 0.05,
     ...              Impact(1, 1), "x", "alipay: share of late callbacks 30.0% vs normal 5.0%, since ...")
@@ -329,19 +329,6 @@ def _context(alert: Alert, m: Messages, medium: Medium) -> dict[str, Any]:
         "footer": _frame(
             m, _FOOTER, escape, fingerprint=OwnText(alert.fingerprint), alert_id=OwnText(alert.id)
         ),
-        "short": _frame(
-            m,
-            _SHORT,
-            escape,
-            status=words["status_word"],
-            severity=words["severity"],
-            kind=words["kind_words"],
-            scope=values["scope"],
-            value=values["value"],
-            baseline=values["baseline"],
-            orders=orders,
-            action=suggested_action,
-        ),
     }
 
 
@@ -349,8 +336,7 @@ def render_template(template: str, alert: Alert, messages: Messages = ENGLISH) -
     """``template`` filled with ``alert`` in ``messages``' words, every value from the data escaped
     for the template's medium.
 
-    The one way templates are rendered; :func:`render`, :func:`render_short` and
-    :func:`render_digest` are built on it.
+    The one way templates are rendered; :func:`render` and :func:`render_digest` are built on it.
     """
     medium = medium_of(template)
     return _fill(template, _context(alert, messages, medium))
@@ -382,12 +368,25 @@ def reminder(title: str, messages: Messages = ENGLISH) -> str:
     return messages.gettext(_REMINDER).format(title=title)
 
 
-def render_short(alert: Alert, messages: Messages = ENGLISH) -> str:
-    """One line of at most :data:`SHORT_MAX` characters for SMS; the action is cut first."""
-    line = " ".join(render_template("alert.short.txt.j2", alert, messages).split())
-    if len(line) <= SHORT_MAX:
-        return line
-    return line[: SHORT_MAX - 1].rstrip() + "…"
+def short_words(alert: Alert, messages: Messages, escape: Callable[[object], str]) -> dict[str, str]:
+    """The parts of the shortest forms (one SMS segment, a phone call), each in the reader's words
+    and escaped by ``escape``: ``status``, ``kind``, ``scope``, ``impact`` (orders and money a
+    minute) and ``orders`` (orders a minute, for when there is no room for money).
+
+    :mod:`alerting.sms_form` fits them into one segment; the words stay here with the rest.
+    """
+    m = messages
+    words = _title_words(alert, m)
+    orders = OwnText(m.decimal(alert.impact.orders_per_min, "#,##0"))
+    return {
+        "status": _shown(words["status_word"], escape),
+        "kind": _shown(words["kind_words"], escape),
+        "scope": _scope(alert.scope, m, escape),
+        "impact": _frame(
+            m, _IMPACT, escape, orders=orders, amount=OwnText(m.money(alert.impact.amount_per_min))
+        ),
+        "orders": m.gettext(_ORDERS).format(orders=orders),
+    }
 
 
 def render_digest(
@@ -422,3 +421,19 @@ def render_digest(
         )
 
     return RenderedMessage(fill(title), fill(body), medium)
+
+
+def ack_line(url: str, medium: Medium, messages: Messages = ENGLISH) -> str:
+    """The line under a message that acknowledges its alert through a signed link.
+
+    >>> ack_line("https://s.example/api/ack/a1?sig=x&exp=1", "markdown")
+    '[Acknowledge (stops repeats and escalation)](https://s.example/api/ack/a1?sig=x&exp=1)'
+    >>> ack_line("https://s.example/a?b=1&c=2", "html", Messages("zh-CN"))
+    '<p><a href="https://s.example/a?b=1&amp;c=2">确认告警（停止重复通知和升级）</a></p>'
+    """
+    words = messages.gettext(_ACK)
+    if medium == "html":
+        return str(Markup('<p><a href="{}">{}</a></p>').format(url, words))
+    if medium == "markdown":
+        return f"[{escape_markdown(words)}]({url.replace(')', '%29').replace(' ', '%20')})"
+    return f"{words}: {url}"

@@ -1,8 +1,8 @@
-"""Which routes an alert goes to: a flat routing table matched by kind and severity.
+"""Which routes an alert goes to: a route is a filter by kind, severity, channel, merchant and time.
 
-Alertmanager walks a route tree; PayPulse's needs are flatter (a few teams, a few channels), so
-a route is a filter and an alert goes to *every* route it matches (Alertmanager's
-``continue: true`` on every node). Each (route, alert change) becomes one notification, and
+In the flat table (``alerting.routes``) an alert goes to *every* route it matches (Alertmanager's
+``continue: true`` on every node); :mod:`alerting.route_tree` nests routes as Alertmanager does.
+Each (route, alert change) becomes one notification, and
 each of the route's Apprise URLs is one delivery target in the outbox.
 
 Targets are identified by :func:`target_key`, a hash of the URL: the outbox must remember which
@@ -18,23 +18,28 @@ name both explicitly; the choice is made here so the settings only have to pass 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import available_timezones
 
+from pydantic import SecretStr
+
 from alerting.i18n import DEFAULT_ZONE, LANGUAGES, Language
-from alerting.model import KINDS, Alert, Severity
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings
+from alerting.intervals import TimeInterval, intervals_from_settings
+from kernel.alerts import KINDS, Alert, Severity
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, RouteSettings
 
 __all__ = [
     "CHINESE_SCHEMES",
     "SEVERITY_RANK",
     "SMS_SCHEMES",
+    "VOICE_SCHEMES",
     "Route",
     "language_for",
     "match_routes",
+    "route_from",
     "routes_from_settings",
     "scheme_of",
     "severity_at_least",
@@ -49,12 +54,14 @@ SMS_SCHEMES: Final = frozenset(
         "bulksms", "bulkvs", "msg91", "kavenegar", "vonage", "nexmo", "seven", "smpp", "smpps", "infobip",
         "telnyx", "clickatell", "burstsms", "kudosity", "46elks", "elks", "msgbird", "atalk", "smsmgr",
         "smsmanager", "serwersms", "smsc", "smstunnel", "kaleyra", "klr", "mobilemessage", "mobilemsg",
-        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm",
+        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms",
     }
 )  # fmt: skip
+#: Schemes that phone on-call and read the alert out (the last level of an escalation).
+VOICE_SCHEMES: Final = frozenset({"aliyunvoice"})
 #: Schemes whose readers get Chinese and Beijing time unless the route says otherwise: the
-#: DingTalk, WeCom (robot and app) and Feishu robots, and SMS.
-CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES
+#: DingTalk, WeCom (robot and app) and Feishu robots, SMS and phone calls.
+CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES | VOICE_SCHEMES
 
 #: Higher is more urgent; ``min_severity`` lets through its own rank and above.
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -104,75 +111,124 @@ def language_for(url: str, configured: str | None = None) -> Language:
     return "zh-CN" if scheme_of(url) in CHINESE_SCHEMES else "en"
 
 
-def zone_for(url: str, configured: str | None = None) -> str:
+def zone_for(url: str, configured: str | None = None, language: Language | None = None) -> str:
     """The IANA time zone a target's times are shown in: the route's, else Asia/Shanghai for
-    Chinese readers and UTC (the alert log's) for English ones.
+    Chinese readers and UTC (the alert log's) for English ones; the readers' ``language`` is the
+    route's when it names one, else the URL's.
 
     >>> zone_for("wecombot://key"), zone_for("mailto://a@b.example"), zone_for("json://h", "Europe/Berlin")
     ('Asia/Shanghai', 'UTC', 'Europe/Berlin')
+    >>> zone_for("dingtalk://token/", language="en")
+    'UTC'
     """
     if configured is not None:
         if configured not in available_timezones():
             raise ConfigError(f"time zone {configured!r} is not an IANA zone name such as {DEFAULT_ZONE}")
         return configured
-    return DEFAULT_ZONE if language_for(url) == "zh-CN" else "UTC"
+    return DEFAULT_ZONE if (language or language_for(url)) == "zh-CN" else "UTC"
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A named filter over alerts plus the delivery targets (by :func:`target_key`) it sends to."""
+    """A named filter over alerts plus the delivery targets (by :func:`target_key`) it sends to.
+
+    ``during`` limits when it matches; ``mute_during`` keeps it matching but silent (decision
+    ``muted``), as Alertmanager's ``mute_time_intervals`` do. Times are the injected clock's.
+    """
 
     name: str
     targets: tuple[str, ...]
     kinds: frozenset[str] = frozenset()  # empty = every kind
     min_severity: Severity = "warning"
+    channels: frozenset[str] = frozenset()  # empty = any channel (all-payments alerts too)
+    merchants: frozenset[str] = frozenset()  # empty = any merchant, or none
+    during: tuple[TimeInterval, ...] = ()
+    mute_during: tuple[TimeInterval, ...] = ()
+    repeat_interval: float | None = None  # seconds; None = alerting.repeat_interval
+    mention_oncall: bool = False
 
-    def matches(self, alert: Alert) -> bool:
-        """Kind is listed (or no list) and severity is at least ``min_severity``.
+    def matches(self, alert: Alert, now: float | None = None) -> bool:
+        """Kind is listed (or no list), severity is at least ``min_severity``, the channel and
+        merchant are listed (or no list), and ``now`` is within ``during`` (if it says).
 
-        >>> from alerting.model import Scope, Impact
+        >>> from kernel.alerts import Scope, Impact
         >>> from datetime import datetime, UTC
         >>> t = datetime(2024, 5, 1, tzinfo=UTC)
         >>> a = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,
         ...           Impact(1.0, 2.0), "check", "volume down")
         >>> Route("ops", ("k",)).matches(a), Route("pay", ("k",), frozenset({"stuck_payments"})).matches(a)
         (True, False)
+        >>> Route("m", ("k",), merchants=frozenset({"m42"})).matches(a)
+        False
         """
         if self.kinds and alert.kind not in self.kinds:
             return False
+        if self.channels and alert.scope.channel not in self.channels:
+            return False
+        if self.merchants and alert.scope.merchant_id not in self.merchants:
+            return False
+        if self.during and now is not None and not any(i.contains(now) for i in self.during):
+            return False
         return severity_at_least(alert.severity, self.min_severity)
 
+    def muted(self, now: float) -> bool:
+        return any(interval.contains(now) for interval in self.mute_during)
 
-def match_routes(routes: Iterable[Route], alert: Alert) -> list[Route]:
+
+def match_routes(routes: Iterable[Route], alert: Alert, now: float | None = None) -> list[Route]:
     """Every route the alert goes to, in table order; an empty list means ``"no_route"``."""
-    return [route for route in routes if route.matches(alert)]
+    return [route for route in routes if route.matches(alert, now)]
 
 
 def routes_from_settings(settings: AlertingSettings) -> list[Route]:
-    """Build the routing table, refusing what would silently drop alerts.
+    """Build the flat routing table, refusing what would silently drop alerts.
 
     A misspelt kind would match nothing and a route without URLs would deliver nowhere, so both
     are :class:`ConfigError` at start-up, naming the route and the fix.
     """
+    intervals = intervals_from_settings(settings.time_intervals)
     routes: list[Route] = []
     seen: set[str] = set()
     for index, rs in enumerate(settings.routes):
         where = f"alerting.routes[{index}] (name {rs.name!r})"
-        if not rs.name.strip():
-            raise ConfigError(f"{where}: name must not be empty; it labels logs and metrics")
-        if rs.name in seen:
-            raise ConfigError(f"{where}: duplicate route name; names label metrics and must be unique")
-        seen.add(rs.name)
-        unknown = sorted(set(rs.kinds) - set(KINDS))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown alert kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}"
-            )
         if not rs.urls:
             raise ConfigError(f"{where}: urls is empty; give at least one Apprise URL")
-        targets = _unique(target_key(url.get_secret_value()) for url in rs.urls)
-        routes.append(Route(rs.name, targets, frozenset(rs.kinds), rs.min_severity))
+        routes.append(route_from(rs, rs.name, rs.urls, where, seen, intervals))
     return routes
+
+
+def route_from(
+    rs: RouteSettings,
+    name: str,
+    urls: Sequence[SecretStr],
+    where: str,
+    seen: set[str],
+    intervals: Mapping[str, TimeInterval],
+) -> Route:
+    """One route from its settings; ``seen`` collects names, which must be unique."""
+    if not name.strip():
+        raise ConfigError(f"{where}: name must not be empty; it labels logs and metrics")
+    if name in seen:
+        raise ConfigError(f"{where}: duplicate route name; names label metrics and must be unique")
+    seen.add(name)
+    unknown = sorted(set(rs.kinds) - set(KINDS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown alert kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}"
+        )
+    targets = _unique(target_key(url.get_secret_value()) for url in urls)
+    return Route(
+        name,
+        targets,
+        frozenset(rs.kinds),
+        rs.min_severity,
+        frozenset(rs.channels),
+        frozenset(rs.merchants),
+        tuple(intervals[n] for n in rs.during),
+        tuple(intervals[n] for n in rs.mute_during),
+        None if rs.repeat_interval is None else rs.repeat_interval.total_seconds(),
+        rs.mention_oncall,
+    )
 
 
 def _unique(keys: Iterable[str]) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """The runs behind ``detection_delay.py``: delays measured through the engine, false alarms on the detectors.
 
 A :class:`Task` is one seed at one rate: a warm-up of clean traffic through a fresh
-:class:`~paypulse.engine.Engine`, then each drop fed to a restored copy of it until the channel's
+:class:`~engine.core.Engine`, then each drop fed to a restored copy of it until the channel's
 alert fires (:func:`run_seed`). An :class:`AlarmTask` drives the channel's success-rate detectors
 directly with many simulated days of clean traffic (:func:`count_false_alarms`), where the engine
 would be far too slow. :func:`run_all` plans both kinds from a :class:`Config` and runs them on a
@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from alerting.model import Scope
 from benchmarks._streams import merge_lines, poisson_payments, stream_lines, time_batches
 from detectors.suite import build_detectors
-from paypulse.engine import Engine, EngineOutput
-from paypulse.observation import Observation
-from paypulse.settings import Settings
+from engine.core import Engine, EngineOutput
+from kernel.alerts import Scope
+from kernel.observation import Observation
+from kernel.settings import Settings
 
 __all__ = [
     "CHANNEL",

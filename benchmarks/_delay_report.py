@@ -14,10 +14,10 @@ import statistics
 from dataclasses import asdict
 from typing import Any
 
-from alerting.model import Scope
 from benchmarks._delay_measure import DAY_S, AlarmResult, Config, SeedResult, channel_detector
 from detectors.budget import AlarmBudget
 from detectors.suite import build_detectors, paging_tests
+from kernel.alerts import Scope
 
 __all__ = [
     "FLAG_RATIO",

@@ -79,7 +79,7 @@ def stream_lines(
 
     >>> p = Payments(np.array([1_767_225_600_000]), np.array([True]), np.array([7]), np.array([1250]))
     >>> s = stream_lines(p)
-    >>> from paypulse.events import parse_line
+    >>> from kernel.events import parse_line
     >>> [(type(e).__name__, e.ts, e.order_id) for e in map(parse_line, s.lines)]
     [('Payment', 1767225600000, 'o7'), ('Callback', 1767225601000, 'o7')]
     """

@@ -3,7 +3,7 @@
 Each scenario in ``scenarios/suite/`` is normal simulated traffic with at most one scripted
 incident (every kind, at a busy and a quiet hour, on the largest and the smallest channel, and on
 a small merchant), plus a multi-day run with no incident at all. For each one this script runs
-the simulator's lines through :class:`~paypulse.engine.Engine` in the batches ``paypulse replay``
+the simulator's lines through :class:`~engine.core.Engine` in the batches ``paypulse replay``
 hands it (``settings.source.batch_size`` lines, stream order), so the alerts are the replay's,
 without Bytewax or a temporary file. The alert log is scored against the scenario's labels with
 :func:`paypulse.evaluation.evaluate`, and the script prints:
@@ -38,12 +38,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `paypulse` importable from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paypulse.engine import Engine
-from paypulse.errors import ConfigError
+from engine.core import Engine
+from engine.sources import batched
+from kernel.errors import ConfigError
+from kernel.settings import Settings, load_settings
 from paypulse.evaluation import Evaluation, KindScore, evaluate
-from paypulse.settings import Settings, load_settings
 from paypulse.simulator import Simulator, load_scenario
-from paypulse.sources import batched
 
 __all__ = ["QUICK", "SUITE", "ScenarioRun", "main", "run_scenario", "select", "suite_total"]
 

@@ -13,7 +13,7 @@ alarm rate detects the change sooner on average, so delay / bound is the price o
 else: the window, the lateness wait, the learned baseline, the detector's tuning). Rows with a
 ratio above 2 are marked.
 
-How one run goes: a fresh :class:`~paypulse.engine.Engine` built from ``Settings`` is fed a warm-up
+How one run goes: a fresh :class:`~engine.core.Engine` built from ``Settings`` is fed a warm-up
 of normal Poisson traffic (payments, and a processed callback a second after each success, so
 the stuck-payment and callback detectors stay quiet) through ``Engine.process`` in batches of at
 most 200 lines and 1 s of event time, as a live source hands them on. Its state is then saved with
@@ -49,8 +49,8 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
 
 from benchmarks._delay_measure import Config, run_all
 from benchmarks._delay_report import json_payload, print_report, summarise
-from paypulse.errors import ConfigError
-from paypulse.settings import load_settings
+from kernel.errors import ConfigError
+from kernel.settings import load_settings
 
 
 def _floats(text: str) -> tuple[float, ...]:

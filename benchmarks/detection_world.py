@@ -12,8 +12,8 @@ description of a shop and never used for tuning. For each model and each peak ra
   ``scenarios/suite/`` with its own size, channel and duration, moved onto the second day).
 
 Each stream is written to a file in a temporary directory, replayed through
-:class:`~paypulse.engine.Engine` in the batches ``paypulse replay`` uses (``source.batch_size``,
-1,000 lines) and :meth:`~paypulse.engine.Engine.finish`, and the alerts detected after the learning
+:class:`~engine.core.Engine` in the batches ``paypulse replay`` uses (``source.batch_size``,
+1,000 lines) and :meth:`~engine.core.Engine.finish`, and the alerts detected after the learning
 day are scored with :func:`paypulse.evaluation.evaluate` as ``paypulse replay --labels`` scores
 them. The table has one row per model, rate and kind: labels, found, recall, false alerts per day
 over all scopes (the pages a whole deployment would get), median and p90 delay. Then every false
@@ -47,10 +47,10 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.world import World, WorldConfig, write_world
-from paypulse.engine import Engine
+from engine.core import Engine
+from engine.sources import FileSource, batched
+from kernel.settings import Settings
 from paypulse.evaluation import Evaluation, KindScore, evaluate
-from paypulse.settings import Settings
-from paypulse.sources import FileSource, batched
 
 __all__ = ["Job", "RunResult", "main", "plan_jobs", "run_job", "summarise"]
 

@@ -8,7 +8,7 @@ the same memory whether they come from 1,000 merchants or from 99,999.
 One run generates ``--events`` lines of the scenario (``scenarios/day.toml`` by default) for each
 merchant count (1,000, 10,000, 99,999) and Zipf exponent (1.0, and 0.6: a flatter tail, where far
 more merchants are near the top-K cut and it changes from minute to minute), each file the same
-length. Each file is then run through the :class:`~paypulse.engine.Engine` in a plain loop over
+length. Each file is then run through the :class:`~engine.core.Engine` in a plain loop over
 batches of ``source.batch_size`` lines (throughput.py's ``engine`` variant, without the output
 files) in its own child process, so that the peak RSS is that run's own. The rows are interleaved
 over ``--rounds`` rounds; the peak RSS reported is the largest over the rounds, events/s the best.
@@ -53,7 +53,7 @@ from benchmarks._common import Rates, best_of_rounds, generate_events, peak_rss_
 MERCHANT_COUNTS = (1_000, 10_000, 99_999)
 ZIPF_EXPONENTS = (1.0, 0.6)
 # loaded before the clock and the RSS baseline, so neither counts imports
-IMPORTS = ("paypulse.engine", "paypulse.settings", "paypulse.sources", "orjson")
+IMPORTS = ("engine.core", "kernel.settings", "engine.sources", "orjson")
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ def run_child(events: Path, config: Path | None) -> dict:
         importlib.import_module(module)
     import orjson
 
-    from paypulse.engine import Engine
-    from paypulse.settings import load_settings
-    from paypulse.sources import FileSource, batched
+    from engine.core import Engine
+    from engine.sources import FileSource, batched
+    from kernel.settings import load_settings
 
     settings = load_settings(config)
     engine = Engine(settings)

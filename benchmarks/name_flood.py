@@ -2,12 +2,12 @@
 
 Channel names and merchant ids come from the data, and each name with a scope of its own costs
 detectors, windows, metric series and alert state. So the engine bounds them: 32 channel places
-earned by volume, the rest pooled as ``"other"`` (``paypulse/names.py``), and the heaviest
+earned by volume, the rest pooled as ``"other"`` (``engine/names.py``), and the heaviest
 ``windows.top_merchants`` merchants picked by a Misra-Gries summary. A producer bug or an attacker
 sending a new name on every line must not grow memory or the number of /metrics series.
 
 One run measures two streams of the same length, each through a fresh
-:class:`~paypulse.engine.Engine` in its own child process (batches of ``source.batch_size``):
+:class:`~engine.core.Engine` in its own child process (batches of ``source.batch_size``):
 
 * ``clean``: the scenario's stream (``scenarios/day.toml`` by default), ``--warmup`` lines and
   then ``2 x (--channels + --merchants)`` more;
@@ -80,7 +80,7 @@ def flooded(normal: Iterator[bytes], channels: int, merchants: int, status: str)
 
     import orjson
 
-    from paypulse.events import event_time_ms
+    from kernel.events import event_time_ms
 
     for n, line in enumerate(islice(normal, channels + merchants)):
         yield line
@@ -100,14 +100,14 @@ def run_child(
 
     from prometheus_client import generate_latest
 
-    from paypulse.engine import Engine
+    from engine.core import Engine
+    from kernel.settings import Settings
     from paypulse.exposition import EngineCollector, build_registry
-    from paypulse.settings import Settings
     from paypulse.simulator import Simulator, load_scenario
 
     settings = Settings()
     engine = Engine(settings)
-    registry, _batch = build_registry(EngineCollector(lambda: engine))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view()))
 
     def series() -> int:
         return sum(1 for row in generate_latest(registry).splitlines() if not row.startswith(b"#"))

@@ -5,7 +5,7 @@ interleaved and best of ``--rounds``:
 
 * ``bytewax``: ``paypulse replay``'s code path: ``dataflows.flow.build_flow`` over a
   ``FileSource`` with ``Outputs`` to temporary files, run by ``bytewax.testing.run_main``;
-* ``engine``: the same :class:`~paypulse.engine.Engine` and ``Outputs`` driven by a plain loop
+* ``engine``: the same :class:`~engine.core.Engine` and ``Outputs`` driven by a plain loop
   over the same batches (no Bytewax), so ``bytewax / engine`` is what the dataflow costs;
 * ``plain``: ``benchmarks/plain_loop.py``, the windowed counting alone in one plain loop
   (orjson, hand validation, windows keyed overall / per channel / per merchant, DDSketch; no
@@ -43,8 +43,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks._common` impo
 from benchmarks._common import Rates, best_of_rounds, generate_events, peak_rss_mib
 
 if TYPE_CHECKING:  # imported where used: the plain loop's child must not load them (its peak RSS is its own)
-    from paypulse.engine import Engine
-    from paypulse.settings import Settings
+    from engine.core import Engine
+    from kernel.settings import Settings
 
 VARIANTS = ("bytewax", "engine", "plain")
 DESCRIPTIONS = {
@@ -69,7 +69,7 @@ class Measurement(Rates):
 
 def _settings(config: Path | None, workdir: Path, variant: str) -> Settings:
     """The configured settings with the alert log and dead-letter file moved into ``workdir``."""
-    from paypulse.settings import load_settings
+    from kernel.settings import load_settings
 
     settings = load_settings(config)
     log = workdir / f"alerts-{variant}.jsonl"
@@ -86,8 +86,8 @@ def run_bytewax(events: Path, settings: Settings) -> tuple[int, int]:
     from bytewax.testing import run_main
 
     from dataflows.flow import build_flow
-    from paypulse.outputs import Outputs
-    from paypulse.sources import FileSource
+    from engine.outputs import Outputs
+    from engine.sources import FileSource
 
     outputs = Outputs(settings.alerting.log, settings.dead_letter)
     engines = []
@@ -97,9 +97,9 @@ def run_bytewax(events: Path, settings: Settings) -> tuple[int, int]:
 
 def run_engine(events: Path, settings: Settings) -> tuple[int, int]:
     """The engine and outputs in a plain loop over the same batches the dataflow reads."""
-    from paypulse.engine import Engine
-    from paypulse.outputs import Outputs
-    from paypulse.sources import FileSource, batched
+    from engine.core import Engine
+    from engine.outputs import Outputs
+    from engine.sources import FileSource, batched
 
     engine = Engine(settings)
     outputs = Outputs(settings.alerting.log, settings.dead_letter)
@@ -129,8 +129,8 @@ def run_plain(events: Path, settings: Settings | None) -> tuple[int, int]:
 
 # What each variant imports, loaded before its clock starts so that import time is not measured.
 IMPORTS = {
-    "bytewax": ("bytewax.testing", "dataflows.flow", "paypulse.outputs", "paypulse.sources"),
-    "engine": ("paypulse.engine", "paypulse.outputs", "paypulse.sources"),
+    "bytewax": ("bytewax.testing", "dataflows.flow", "engine.outputs", "engine.sources"),
+    "engine": ("engine.core", "engine.outputs", "engine.sources"),
     "plain": ("benchmarks.plain_loop",),
 }
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 from alerting.delivery.dispatcher import OUTCOMES
-from alerting.model import KINDS, Severity, Status
-from paypulse.errors import REJECT_REASONS
-from paypulse.events import COMPLAINT_CATEGORIES
+from kernel.alerts import KINDS, Severity, Status
+from kernel.errors import REJECT_REASONS
+from kernel.events import COMPLAINT_CATEGORIES
 
 __all__ = [
     "METRICS",
@@ -42,7 +42,7 @@ _SCOPE = ("channel", "merchant")
 
 #: Detectors whose score is exported for dashboards but never alerts (River's model over the
 #: success rate, ``detectors/suite.py``): ``paypulse_detector_score{kind}`` has these besides
-#: :data:`~alerting.model.KINDS`.
+#: :data:`~kernel.alerts.KINDS`.
 SCORE_ONLY_KINDS: Final = ("success_rate_anomaly",)
 
 
@@ -202,6 +202,11 @@ METRICS: Final[tuple[Metric, ...]] = (
         (("outcome", OUTCOMES),),
     ),
     Metric("paypulse_outbox_pending", "gauge", "Notifications waiting in the outbox."),
+    Metric(
+        "paypulse_outbox_parked",
+        "gauge",
+        "Notifications parked after their last attempt failed.",
+    ),
     # Status page banner.
     Metric("paypulse_banner_on", "gauge", "1 while the status page banner is shown."),
     Metric("paypulse_banner_override", "gauge", "1 while an operator override holds the banner."),

@@ -18,7 +18,7 @@ from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaException
 
 from dashboards.boards import all_boards
-from paypulse.errors import PayPulseError
+from kernel.errors import PayPulseError
 
 __all__ = ["RULES_DIR", "RULES_FILE", "connect", "export", "push", "rule_files"]
 

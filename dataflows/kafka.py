@@ -43,11 +43,12 @@ from bytewax.operators import StatefulBatchLogic
 from confluent_kafka.admin import AdminClient
 
 from dataflows.flow import OutputsSink, monitor
-from paypulse.clock import Clock, SystemClock
-from paypulse.engine import Engine, EngineOutput
-from paypulse.events import DeadLetter, event_time_ms
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings, load_settings
+from engine.core import Engine, EngineOutput
+from engine.outputs import Outputs
+from engine.view import Publisher
+from kernel.clock import Clock, SystemClock
+from kernel.events import DeadLetter, event_time_ms
+from kernel.settings import Settings, load_settings
 
 __all__ = ["PartitionMerge", "build_kafka_flow", "flow_from_env"]
 
@@ -69,7 +70,7 @@ class PartitionMerge:
     partitions it has not polled yet for idle ones. One never heard from holds the others back
     for ``startup_s`` after the start, the time a consumer may take to connect.
 
-    >>> from paypulse.clock import ManualClock
+    >>> from kernel.clock import ManualClock
     >>> clock = ManualClock(0.0)
     >>> merge = PartitionMerge([0, 1], idle_s=1.0, clock=clock, startup_s=5.0)
     >>> merge.add([(0, 10, b"a"), (0, 30, b"c")])
@@ -239,6 +240,7 @@ def build_kafka_flow(
     outputs: Outputs,
     on_engine: Callable[[Engine], None] = lambda engine: None,
     on_batch: Callable[[float], None] | None = None,
+    publisher: Publisher | None = None,
     *,
     tail: bool = True,
     clock: Clock | None = None,
@@ -246,7 +248,7 @@ def build_kafka_flow(
     """Read ``settings.source.topic`` from ``settings.source.brokers`` into the engine and outputs.
 
     ``tail=True`` (production) waits for new messages forever; ``tail=False`` stops once every
-    partition reached its end, as a replay does. ``on_engine``/``on_batch`` as in
+    partition reached its end, as a replay does. ``on_engine``/``on_batch``/``publisher`` as in
     :func:`dataflows.flow.build_flow`. ``clock`` drives the idle timeout of ``merge-partitions``.
     """
     source = settings.source
@@ -278,7 +280,7 @@ def build_kafka_flow(
     )
     stamped = op.flat_map_batch("stamp-lines", kafka.oks, stamp_lines)
     ordered = op.stateful_batch("merge-partitions", stamped, build_merge)
-    results = monitor(ordered, settings, on_engine, on_batch)
+    results = monitor(ordered, settings, on_engine, on_batch, publisher)
     rejected = op.flat_map_batch("kafka-errors", kafka.errs, errors_to_dead_letters)
     op.output("write-outputs", op.merge("all-outputs", results, rejected), OutputsSink(outputs))
     return flow

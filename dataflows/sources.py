@@ -1,4 +1,4 @@
-"""Bytewax input adapters: any core :class:`~paypulse.sources.Source` as batches of lines.
+"""Bytewax input adapters: any core :class:`~engine.sources.Source` as batches of lines.
 
 Each dataflow item is a whole batch of lines, never one event: Bytewax's per-item bookkeeping
 costs microseconds, so per-event items would run the job at a fraction of a plain loop's
@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from paypulse.sources import Source, batched
+from engine.sources import Source, batched
 
 __all__ = ["LineBatchSource"]
 

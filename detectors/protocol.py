@@ -1,7 +1,7 @@
 """The detector contract: River's two-step shape (judge, then learn) plus recovery.
 
 A detector watches one scope (channel, merchant or all) and is fed one closed window
-(:class:`~paypulse.observation.Observation`) at a time, in event time. ``score`` is pure, so a
+(:class:`~kernel.observation.Observation`) at a time, in event time. ``score`` is pure, so a
 window is judged against a baseline that has not yet seen it; ``update`` learns, and keeps the
 baseline frozen while firing so an ongoing incident never becomes the new normal.
 
@@ -16,24 +16,12 @@ when an alert starts, continues or ends, which is a handful of windows a day.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from paypulse.observation import Observation
+from kernel.observation import Observation
+from kernel.verdict import Verdict
 
 __all__ = ["Detector", "Observation", "Stepper", "Verdict", "WindowsOnly"]
-
-
-class Verdict(NamedTuple):
-    """A detector's judgement of one window (a tuple: about a hundred are made per window)."""
-
-    kind: str  # the alert kind this verdict is about, e.g. "success_rate_drop"
-    score: float  # in [0, 1]; higher is more abnormal
-    firing: bool  # after warm-up, minimum-volume guard and hysteresis
-    started_at_ms: int | None  # change-point estimate, carried into the alert
-    value: float  # what was measured (rate, seconds, count per minute)
-    baseline: float  # what was expected
-    reason: str  # "cusum 8.4 > 8.0 after 212 payments", shown to on-call
-    measure: str = ""  # what ``value`` measures when not the kind's usual quantity ("late share")
 
 
 @runtime_checkable

@@ -63,7 +63,7 @@ from detectors.river_calibration import BINS, RAW_TOP, ScoreCalibration
 from detectors.river_episodes import EpisodeDamper
 from detectors.river_floor import ScaleFloor
 from detectors.river_season import detect_period, season_persists, start_profile
-from paypulse.errors import ConfigError, StateError
+from kernel.errors import ConfigError, StateError
 
 __all__ = ["SeriesScorer", "detect_period", "score_series"]
 

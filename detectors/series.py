@@ -7,7 +7,7 @@ epoch numbers, plain dates); only the ``anomaly_score`` column is added, or repl
 A row whose value is empty or not a finite number (``""``, ``"NaN"``, ``"n/a"``, a short row) is
 kept with score ``0`` and is not learned: a gap is not evidence of anything, and a placeholder must
 not drag the baseline. A file without the value column is refused with a
-:class:`~paypulse.errors.ConfigError` naming the column and the columns found.
+:class:`~kernel.errors.ConfigError` naming the column and the columns found.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 from typing import TextIO
 
 from detectors.river_models import SeriesScorer
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 
 __all__ = ["SCORE_COLUMN", "parse_value", "score_csv"]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerting.model import KINDS, Scope
 from detectors.amount import AmountDetector
 from detectors.any_of import AnyOf
 from detectors.budget import AlarmBudget
@@ -23,7 +22,8 @@ from detectors.protocol import Detector, Observation
 from detectors.river_detector import RiverScoreDetector
 from detectors.seasonal import SeasonalProfile
 from detectors.sequential import SequentialRateDetector
-from paypulse.settings import DetectorSettings
+from kernel.alerts import KINDS, Scope
+from kernel.settings import DetectorSettings
 
 __all__ = ["build_detectors", "paging_tests"]
 

@@ -13,35 +13,31 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from prometheus_client import start_http_server
 
 from alerting.delivery import Dispatcher
-from alerting.model import Alert
+from alerting.desk import Desk
 from alerting.notifications import AlertFanout
+from alerting.oncall_stage import Annotator, OnCallStage
 from alerting.outbox import Outbox
-from paypulse.clock import Clock
-from paypulse.engine import Engine
-from paypulse.engine_output import EngineStats
-from paypulse.errors import ConfigError
+from alerting.state_db import StateDB
+from engine.output import EngineStats
+from engine.outputs import Outputs
+from engine.view import Publisher
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
 from statuspage import Banner, create_app
 
+if TYPE_CHECKING:
+    from dataflows.recovery import Store
+
 __all__ = ["RecentAlerts", "Services", "describe_outputs", "run_dataflow", "start_services", "summarize"]
-
-
-class _Fanout:
-    """Feeds every alert change to the notification fan-out."""
-
-    def __init__(self, fanout: AlertFanout) -> None:
-        self.fanout = fanout
-
-    def observe(self, alert: Alert) -> None:
-        self.fanout.submit(alert)
 
 
 class RecentAlerts:
@@ -63,26 +59,14 @@ class Services:
     fanout: AlertFanout
     recent: RecentAlerts
     observe_batch: Callable[[float], None]
-    engines: list[Engine] = field(default_factory=list)
+    publisher: Publisher
     urls: dict[str, str] = field(default_factory=dict)
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
-    @property
-    def engine(self) -> Engine | None:
-        return self.engines[-1] if self.engines else None
-
     def stats(self) -> EngineStats:
-        """The engine's running totals (empty before the dataflow built its engine)."""
-        engine = self.engine
-        if engine is None:
-            return EngineStats()
-        with engine.lock:
-            return EngineStats(
-                accepted=dict(engine.stats.accepted),
-                rejected=dict(engine.stats.rejected),
-                duplicates=engine.stats.duplicates,
-                alerts=dict(engine.stats.alerts),
-            )
+        """The engine's running totals as last published (empty before its first batch)."""
+        view = self.publisher.latest
+        return EngineStats() if view is None else view.stats
 
     def stop(self) -> None:
         for stop in reversed(self._stoppers):
@@ -91,7 +75,10 @@ class Services:
 
 
 def run_dataflow(
-    flow: Any, stop: threading.Event | None = None, on_start: Callable[[], None] = lambda: None
+    flow: Any,
+    stop: threading.Event | None = None,
+    on_start: Callable[[], None] = lambda: None,
+    recovery: Store | None = None,
 ) -> str | None:
     """Run ``flow`` until its input ends; return None then, or the signal that stopped it early.
 
@@ -101,7 +88,8 @@ def run_dataflow(
     KeyboardInterrupt inside whichever source or batch is running, which Bytewax reports as a
     panic and a BytewaxRuntimeError with a long traceback. ``stop`` is set at the signal, for
     sources that may block (standard input, a paced simulator) to end their read. ``on_start`` runs
-    once the signals are watched: what it prints ("Ctrl-C stops") is true from then on.
+    once the signals are watched: what it prints ("Ctrl-C stops") is true from then on. With
+    ``recovery``, Bytewax snapshots into that store and resumes from it.
     """
     from bytewax.testing import cluster_main
 
@@ -120,9 +108,21 @@ def run_dataflow(
     previous = {signum: signal.signal(signum, on_signal) for signum in watched} if main else {}
     try:
         on_start()
-        cluster_main(flow, [], 0)
+        if recovery is None:
+            cluster_main(flow, [], 0)
+        else:
+            cluster_main(
+                flow, [], 0, epoch_interval=recovery.epoch_interval, recovery_config=recovery.config
+            )
     except KeyboardInterrupt:
         return received[0] if received else "Ctrl-C"
+    except BaseException:
+        # The interrupt can land while the worker is inside Bytewax's own code (a recovery
+        # snapshot being written), which Bytewax reports as a worker panic. After our own stop
+        # signal that is the stop, not a failure: the snapshot store keeps its last complete epoch.
+        if received:
+            return received[0]
+        raise
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -247,19 +247,21 @@ def start_services(
     banner = Banner.from_settings(settings.statuspage, banner_clock)
     settings.alerting.outbox.parent.mkdir(parents=True, exist_ok=True)
     outbox = Outbox(settings.alerting.outbox, wall_clock)
-    dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock)
+    annotate = Annotator(settings.alerting, wall_clock).annotate
+    dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock, annotate=annotate)
     fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake)
+    state = StateDB(settings.alerting.state)
+    oncall = OnCallStage(settings.alerting, fanout, outbox, state, wall_clock)
     recent = RecentAlerts()
     outputs = Outputs(
         settings.alerting.log,
         settings.dead_letter,
-        [banner, _Fanout(fanout), recent],
+        [banner, oncall, recent],
         event_clock=event_clock,
+        log_marks=oncall.log_marks,
     )
-    engines: list[Engine] = []
-    collector = EngineCollector(
-        lambda: engines[-1] if engines else None, banner, dispatcher, (lag_clock or wall_clock).now
-    )
+    publisher = Publisher(wall_clock)
+    collector = EngineCollector(lambda: publisher.latest, banner, dispatcher, (lag_clock or wall_clock).now)
     registry, batch_seconds = build_registry(collector)
     if serve:
         try:
@@ -270,7 +272,7 @@ def start_services(
             banner.close()
             raise _port_error("/metrics", "metrics", err, settings, options) from None
     services = Services(
-        settings, banner, outputs, dispatcher, fanout, recent, batch_seconds.observe, engines=engines
+        settings, banner, outputs, dispatcher, fanout, recent, batch_seconds.observe, publisher
     )
     dispatcher.start(1.0)
     services._stoppers.append(dispatcher.stop)
@@ -279,18 +281,17 @@ def start_services(
 
     def tick() -> None:  # re-notify still-firing alerts once their repeat interval passes
         while not stop_ticker.wait(30):
-            engine = services.engine
-            if engine is not None:
-                with engine.lock:
-                    firing = engine.firing()
-                fanout.tick(firing)
+            view = publisher.latest
+            if view is not None:
+                oncall.tick(list(view.firing))
 
     threading.Thread(target=tick, name="repeat-ticker", daemon=True).start()
     services._stoppers.append(stop_ticker.set)
     if metrics_server is not None and status_sock is not None:
         services._stoppers.append(metrics_server.shutdown)
         services.urls["metrics"] = _url(m.host, metrics_server.server_port, "/metrics")
-        server, thread = _serve_app(create_app(s, banner), status_sock)
+        desk = Desk(settings.alerting, state, wall_clock)
+        server, thread = _serve_app(create_app(s, banner, desk=desk), status_sock)
         services.urls["status"] = _url(s.host, status_sock.getsockname()[1], "/")
 
         def stop_web() -> None:

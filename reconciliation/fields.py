@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from paypulse.events import CURRENCY_DECIMALS
+from kernel.events import CURRENCY_DECIMALS
 
 __all__ = [
     "REASONS",

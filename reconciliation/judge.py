@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from reconciliation.classes import CLASSES, Risk
+from kernel.differences import CLASSES, Risk
 from reconciliation.matching import Window
 from reconciliation.orders import PAID_STATUSES
 

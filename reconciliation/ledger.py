@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from paypulse.errors import StateError
+from kernel.errors import StateError
 
 __all__ = ["Ledger"]
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from paypulse.events import CURRENCY_DECIMALS
+from kernel.events import CURRENCY_DECIMALS
 from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def join_day(
     first ``txn``, all ``txns``, first ``p_amount``/``p_currency``/``p_at_ms``, summed ``fee``,
     ``fee_bad`` when a row's fee is off the rate) and ``refunded``, the provider's refunds.
     """
-    import duckdb  # here: paypulse.settings imports this package, and only this step needs DuckDB
+    import duckdb  # here: kernel.settings imports this package, and only this step needs DuckDB
 
     con = duckdb.connect()  # in memory, spilling to temp_directory past memory_limit
     try:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from paypulse.errors import InputFileError
+from kernel.errors import InputFileError
 from reconciliation.fields import RowError, parse_amount, parse_currency, parse_id, parse_time, split_cells
 from reconciliation.rejects import RejectLog
 from reconciliation.textfile import Line, open_lines

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any, Final
 
+from kernel.reconciliation import Repairs
 from reconciliation.fields import format_minor
 from reconciliation.judge import Difference
 from reconciliation.ledger import Ledger, now_text
-from reconciliation.policy import Repairs
 
 __all__ = ["WRITE_OFF_CLASSES", "apply_repairs"]
 

@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from paypulse.events import CURRENCY_DECIMALS
-from reconciliation.classes import CLASSES
+from kernel.differences import CLASSES
+from kernel.events import CURRENCY_DECIMALS
+from kernel.reconciliation import Policy
 from reconciliation.fields import format_minor
 from reconciliation.holding import held_before, hold, release
 from reconciliation.judge import Difference, judge_row
 from reconciliation.ledger import Ledger
 from reconciliation.matching import DayTotals, Window, join_day
 from reconciliation.orders import ORDER_COLUMNS, read_orders
-from reconciliation.policy import Policy
 from reconciliation.rejects import RejectLog
 from reconciliation.repairs import apply_repairs
 from reconciliation.report import write_differences

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from reconciliation.classes import CLASSES
+from kernel.differences import CLASSES
 from reconciliation.fields import format_minor
 
 __all__ = ["FEE_RATE", "BillRow", "SimulatedDay", "simulate", "write_simulation"]

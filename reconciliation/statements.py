@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import IO, Final
 from zoneinfo import ZoneInfo
 
-from paypulse.errors import InputFileError
+from kernel.errors import InputFileError
+from kernel.reconciliation import GenericColumns, Policy
 from reconciliation.fields import (
     RowError,
     clean,
@@ -37,7 +38,6 @@ from reconciliation.fields import (
     parse_time,
     split_cells,
 )
-from reconciliation.policy import GenericColumns, Policy
 from reconciliation.rejects import RejectLog
 from reconciliation.textfile import Line, open_lines
 

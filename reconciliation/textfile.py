@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from paypulse.errors import InputFileError
+from kernel.errors import InputFileError
 
 __all__ = ["Line", "open_lines", "sniff_encoding"]
 

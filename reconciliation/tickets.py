@@ -14,11 +14,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import IO, Any, Final
 
-from paypulse.errors import PayPulseError
+from kernel.errors import PayPulseError
+from kernel.reconciliation import Policy
 from reconciliation.fields import format_minor
 from reconciliation.judge import Difference
 from reconciliation.ledger import Ledger, now_text
-from reconciliation.policy import Policy
 
 __all__ = [
     "EXPORT_COLUMNS",

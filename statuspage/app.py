@@ -26,7 +26,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from paypulse.settings import StatusPageSettings
+from alerting.desk import Desk
+from kernel.settings import StatusPageSettings
 from statuspage.auth import OpsGuard
 from statuspage.banner import Banner
 from statuspage.headers import SecurityHeaders
@@ -56,6 +57,7 @@ def create_app(
     incidents: Incidents | None = None,
     channel_names: Mapping[str, Mapping[str, str]] | None = None,
     banner_messages: Mapping[str, str] | None = None,
+    desk: Desk | None = None,
 ) -> FastAPI:
     """Build the app.
 
@@ -67,6 +69,7 @@ def create_app(
     "Alipay"}}``), over the defaults for alipay, wechat, unionpay and card. ``banner_messages``
     is the banner's text per language; without it each language gets the catalogue's text,
     except that a ``statuspage.message`` changed from its (English) default is the English text.
+    ``desk`` serves the on-call API (silences, acknowledgements, signed ack links).
     """
     if poll_seconds <= 0:
         raise ValueError(f"poll_seconds must be > 0 (got {poll_seconds})")
@@ -89,6 +92,7 @@ def create_app(
     app.state.wording = Wording(catalogues, channel_names, messages)
     app.state.templates = page_templates(catalogues)
     app.state.poll_seconds = poll_seconds
+    app.state.desk = desk
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     # add_middleware puts each layer outside the ones added before it
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], max_age=600)

@@ -12,8 +12,8 @@ not the moment somebody looked. The engine injects an event-time clock during re
 system clock live, so a replayed day gives the same banner history as the day itself.
 
 >>> from datetime import UTC, datetime
->>> from alerting.model import Alert, Impact, Scope
->>> from paypulse.clock import ManualClock
+>>> from kernel.alerts import Alert, Impact, Scope
+>>> from kernel.clock import ManualClock
 >>> from statuspage.store import BannerStore
 >>> def alert(status):
 ...     t = datetime(2024, 5, 1, tzinfo=UTC)
@@ -39,10 +39,10 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from alerting.model import Alert
-from paypulse.clock import Clock
-from paypulse.errors import StateError
-from paypulse.settings import StatusPageSettings
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import StateError
+from kernel.settings import StatusPageSettings
 from statuspage.store import BannerStore
 
 __all__ = ["ALL_CHANNELS", "REASONS", "Banner", "BannerState", "Override", "Transition"]

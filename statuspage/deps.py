@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from paypulse.settings import StatusPageSettings
+from kernel.settings import StatusPageSettings
 from statuspage.auth import ops_refusal
 from statuspage.banner import Banner
 from statuspage.i18n import COOKIE, LANGUAGES, negotiate

@@ -22,7 +22,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",  # static/status.css
         "connect-src 'self'",  # the page polling api/status and api/history
         "base-uri 'none'",
-        "form-action 'none'",
+        "form-action 'self'",  # the acknowledgement link's one button posts to its own URL
         "frame-ancestors 'none'",
     ]
 )

@@ -40,7 +40,7 @@ from typing import Final
 from babel.messages.mofile import read_mo
 from babel.support import Translations
 
-from paypulse.errors import StateError
+from kernel.errors import StateError
 
 __all__ = [
     "COOKIE",

@@ -10,7 +10,7 @@ autoescapes, its script sets ``textContent``).
 Incidents live in the banner's SQLite file (:class:`~statuspage.store.BannerStore`), so the
 monitor, ``paypulse statuspage`` and ``paypulse incident`` share them.
 
->>> from paypulse.clock import ManualClock
+>>> from kernel.clock import ManualClock
 >>> from statuspage.store import BannerStore
 >>> clock = ManualClock(1000.0)
 >>> incidents = Incidents(BannerStore(":memory:"), clock)
@@ -32,9 +32,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from paypulse.clock import Clock
-from paypulse.errors import PayPulseError, StateError
-from paypulse.events import ID_CHARS
+from kernel.clock import Clock
+from kernel.errors import PayPulseError, StateError
+from kernel.events import ID_CHARS
 from statuspage.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from statuspage.store import BannerStore
 

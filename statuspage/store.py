@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from paypulse.errors import StateError
+from kernel.errors import StateError
 
 __all__ = ["SCHEMA_VERSION", "BannerStore"]
 

@@ -18,6 +18,11 @@ paces it. The chat robots (DingTalk, WeCom, Feishu, Lark) are this project's App
 (:mod:`alerting.delivery.robots`): they read the robot's reply body, and the notifier takes the
 outcome from the plugin instead of from log lines; their endpoints may point at a gateway.
 
+SMS and phone targets (:data:`~alerting.routing.SMS_SCHEMES`, :data:`~alerting.routing.VOICE_SCHEMES`)
+get the one-segment form instead (:func:`~alerting.sms_form.short_form`), with ``link`` when one
+is configured; Aliyun's plugins (:mod:`alerting.delivery.aliyun`) take its fields as their
+template's variables and fit them around their signature and template text.
+
 Secrets never leave this module: :attr:`AppriseNotifier.name` is the plugin's
 ``url(privacy=True)``, a bad URL is reported masked by :func:`mask_url`, and the failure detail
 keeps WARNING lines only (DEBUG lines carry request URLs with tokens).
@@ -28,19 +33,24 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 import apprise
 from apprise.plugins import url_to_dict
 
+from alerting.delivery import aliyun
+from alerting.delivery.aliyun import AliyunPlugin
 from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
 from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
-from alerting.model import Alert
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import Medium, RenderedMessage, reminder, render, render_digest
-from paypulse.clock import Clock
-from paypulse.errors import ConfigError
+from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest
+from alerting.routing import SMS_SCHEMES, VOICE_SCHEMES, scheme_of
+from alerting.sms_form import ShortForm, digest_form, short_form
+from kernel.alerts import Alert
+from kernel.clock import Clock
+from kernel.errors import ConfigError
 
 __all__ = ["AppriseNotifier", "classify", "mask_url", "medium_for"]
 
@@ -57,7 +67,10 @@ _MAX_DETAIL: Final = 300
 _BODY_FORMAT: Final[dict[Medium, apprise.NotifyFormat]] = {
     "markdown": apprise.NotifyFormat.MARKDOWN,
     "html": apprise.NotifyFormat.HTML,
+    "text": apprise.NotifyFormat.TEXT,
 }
+#: Schemes that take a robot's or Aliyun's endpoint (a gateway standing in for the service).
+ENDPOINT_SCHEMES: Final = (*DEFAULT_ENDPOINTS, *aliyun.DEFAULT_ENDPOINTS)
 
 
 def mask_url(url: str) -> str:
@@ -122,7 +135,8 @@ class AppriseNotifier:
 
     ``messages`` are the reader's language, zone and currency; ``endpoints`` maps a robot scheme
     (``dingtalk``, ``wecombot``, ``feishu``, ``lark``) to the base URL that stands in for the robot
-    (a company gateway); ``clock`` signs robot requests.
+    (a company gateway), and so does ``aliyunsms``/``aliyunvoice``; ``clock`` signs robot and
+    Aliyun requests. ``link`` (the status page, an alert console) ends an SMS that has room for it.
     """
 
     def __init__(
@@ -133,8 +147,9 @@ class AppriseNotifier:
         *,
         endpoints: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        link: str | None = None,
     ) -> None:
-        plugin = _instantiate(url, endpoints or {}, clock)
+        plugin = _instantiate(url, route, endpoints or {}, clock)
         if plugin is None:
             where = f"route {route!r}: " if route else ""
             raise ConfigError(
@@ -144,7 +159,9 @@ class AppriseNotifier:
         self.name: str = plugin.url(privacy=True)
         self.route = route
         self.messages = messages
-        self.medium: Medium = medium_for(plugin)
+        self.short = scheme_of(url) in SMS_SCHEMES | VOICE_SCHEMES
+        self.medium: Medium = "text" if self.short else medium_for(plugin)
+        self.link = link
         self._plugin = plugin
         self._apprise = apprise.Apprise()
         self._apprise.add(plugin)
@@ -153,15 +170,42 @@ class AppriseNotifier:
         return f"AppriseNotifier({self.name!r})"
 
     def send(self, n: Notification) -> DeliveryResult:
+        if self.short:
+            return self._notify_short(short_form(n.alert, self.messages, **self._fitting()), [n.alert])
         message = render(n.alert, self.medium, self.messages)
         title = message.title if n.reason != "repeat_elapsed" else reminder(message.title, self.messages)
+        if n.ack_url:
+            link = ack_line(n.ack_url, self.medium, self.messages)
+            message = replace(message, body=f"{message.body}\n\n{link}")
+        if isinstance(self._plugin, RobotPlugin):
+            self._plugin.mobiles_now = n.mentions
         return self._notify(message, title, [n.alert])
 
     def send_digest(self, notifications: Sequence[Notification], limit: int) -> DeliveryResult:
         """The notifications as one message that lists them (the target takes ``limit`` a minute)."""
         alerts = [n.alert for n in notifications]
+        if self.short:
+            return self._notify_short(digest_form(alerts, self.messages, **self._fitting()), alerts)
         message = render_digest(alerts, limit, self.medium, self.messages)
         return self._notify(message, message.title, alerts)
+
+    def _fitting(self) -> dict[str, str | None]:
+        """How this target's short form is fitted: around Aliyun's signature and template text
+        (whose fixed words hold the link), else with the link at its end."""
+        if isinstance(self._plugin, AliyunPlugin):
+            return {"around": self._plugin.around}
+        return {"link": self.link}
+
+    def _notify_short(self, form: ShortForm, alerts: Sequence[Alert]) -> DeliveryResult:
+        """One segment: a line for any SMS gateway, and the fields for Aliyun's template."""
+        message = RenderedMessage("", form.line(self.messages), "text")
+        if not isinstance(self._plugin, AliyunPlugin):
+            return self._notify(message, "", alerts)
+        self._plugin.fields = form.fields()
+        try:
+            return self._notify(message, "", alerts)
+        finally:
+            self._plugin.fields = None
 
     def _notify(self, message: RenderedMessage, title: str, alerts: Sequence[Alert]) -> DeliveryResult:
         # A robot mentions everyone (when told to) for the most urgent alert in the message.
@@ -173,12 +217,12 @@ class AppriseNotifier:
             body=message.body,
             title=title,
             notify_type=notify_type,
-            body_format=_BODY_FORMAT[self.medium],
+            body_format=_BODY_FORMAT[message.medium],
             log_level=logging.DEBUG,
         )
         try:
-            if isinstance(self._plugin, RobotPlugin) and self._plugin.last_reply is not None:
-                return self._plugin.last_reply  # the robot's own reply, read by the plugin
+            if isinstance(self._plugin, RobotPlugin | AliyunPlugin) and self._plugin.last_reply is not None:
+                return self._plugin.last_reply  # the service's own reply, read by the plugin
             lines = [(entry.level, entry.message) for entry in result.logs()]
             timed_out = result.status == apprise.AppriseResultStatus.TIMEOUT
             return classify(bool(result), timed_out, lines)
@@ -194,16 +238,22 @@ _URGENCY: Final = (
 )
 
 
-def _instantiate(url: str, endpoints: Mapping[str, str], clock: Clock | None) -> Any:
-    """The Apprise plugin for ``url``; a robot gets its endpoint and the clock that signs for it."""
+def _instantiate(url: str, route: str, endpoints: Mapping[str, str], clock: Clock | None) -> Any:
+    """The Apprise plugin for ``url``; a robot or Aliyun gets its endpoint and the clock that signs for it."""
     scheme = url.partition("://")[0].lower()
-    if scheme not in ROBOTS:
-        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    unknown = sorted(set(endpoints) - set(DEFAULT_ENDPOINTS))
+    unknown = sorted(set(endpoints) - set(ENDPOINT_SCHEMES))
     if unknown:
         raise ConfigError(
-            f"robot endpoints for {', '.join(unknown)}: choose from {', '.join(DEFAULT_ENDPOINTS)}"
+            f"alerting.endpoints names {', '.join(unknown)}: choose from {', '.join(ENDPOINT_SCHEMES)}"
         )
+    if scheme in aliyun.ALIYUN:
+        try:
+            return aliyun.build(url, endpoints.get(scheme), clock)
+        except aliyun.AliyunUrlError as err:
+            where = f"route {route!r}: " if route else ""
+            raise ConfigError(f"{where}{mask_url(url)}: {err}") from None
+    if scheme not in ROBOTS:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
     results = url_to_dict(url, secure_logging=True)
     if results is None:
         return None

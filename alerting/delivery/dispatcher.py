@@ -11,6 +11,11 @@ for, the last message that fits is a digest that lists the rest (status, kind, s
 of 25 alerts to one robot is 20 messages in the minute and nothing is dropped; a target with no
 room left keeps its rows pending, and they go as one digest when the window frees. A robot that
 answers "too fast" anyway is left alone for the pause it asks for.
+
+Each target's rows go in creation order (:meth:`~alerting.outbox.Outbox.queues`): after an
+outage, its notifications arrive as they were raised, a resolved notice never before its firing
+one. A row that used up its attempts is parked, counted (``outcome="parked"``) and *held*; the
+first delivery to its target that succeeds sends the held rows again, oldest first.
 """
 
 from __future__ import annotations
@@ -19,22 +24,31 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Literal
 
 from alerting.delivery.apprise_notifier import AppriseNotifier
 from alerting.delivery.pacing import DEFAULT_RATE_LIMIT, DigestNotifier, Pacer, Throttled
-from alerting.i18n import DEFAULT_CURRENCY, Messages
+from alerting.i18n import Messages
 from alerting.notifications import DeliveryResult, Notification, Notifier
+from alerting.oncall import Schedule
 from alerting.outbox import Outbox, OutboxRow
 from alerting.routing import language_for, target_key, zone_for
-from paypulse.clock import Clock
-from paypulse.errors import PayPulseError
-from paypulse.settings import AlertingSettings
+from kernel.clock import Clock
+from kernel.errors import PayPulseError
+from kernel.settings import AlertingSettings
 
-__all__ = ["OUTCOMES", "DeliveryOutcome", "Dispatcher", "Outcome", "build_notifiers"]
+__all__ = [
+    "OUTCOMES",
+    "DeliveryOutcome",
+    "DeliveryUrl",
+    "Dispatcher",
+    "Outcome",
+    "build_notifiers",
+    "delivery_urls",
+]
 
 log = logging.getLogger("paypulse.alerting.delivery")
 
@@ -64,33 +78,64 @@ def build_notifiers(
     *,
     endpoints: Mapping[str, str] | None = None,
     clock: Clock | None = None,
-    currency: str = DEFAULT_CURRENCY,
-    channel_names: Mapping[str, Mapping[str, str]] | None = None,
+    link: str | None = None,
 ) -> dict[str, Notifier]:
     """One notifier per distinct route URL, keyed by :func:`~alerting.routing.target_key`.
 
-    Each reads the language and zone :func:`~alerting.routing.language_for` and
-    :func:`~alerting.routing.zone_for` choose for its URL, ``currency`` for amounts, and
-    ``channel_names[language]`` over the catalogue's channel names. ``endpoints`` points robot
-    schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``); ``clock`` signs for them.
+    Each reads its route's language and time zone, or those :func:`~alerting.routing.language_for`
+    and :func:`~alerting.routing.zone_for` choose for its URL, ``alerting.currency`` for amounts,
+    and ``alerting.channel_names[language]`` over the catalogue's channel names. ``endpoints``
+    points robot and Aliyun schemes at a gateway (``{"dingtalk": "https://gw.example/dingtalk"}``;
+    default ``alerting.endpoints``); ``clock`` signs for them. ``link`` (the status page; default
+    ``alerting.link``) ends SMS that have room for it.
     A URL shared by two routes is one target, read as the first route lists it.
 
-    Raises :class:`~paypulse.errors.ConfigError` naming the route and the masked URL when a URL
+    Raises :class:`~kernel.errors.ConfigError` naming the route and the masked URL when a URL
     is not one Apprise can use, so a typo stops start-up instead of the first page.
     """
+    endpoints = settings.endpoints if endpoints is None else endpoints
+    link = settings.link if link is None else link
     notifiers: dict[str, Notifier] = {}
-    for route in settings.routes:
-        for secret in route.urls:
-            url = secret.get_secret_value()
-            key = target_key(url)
-            if key not in notifiers:
-                language = language_for(url)
-                names = (channel_names or {}).get(language, {})
-                messages = Messages(language, zone_for(url), currency, names)
-                notifiers[key] = AppriseNotifier(
-                    url, route=route.name, messages=messages, endpoints=endpoints, clock=clock
-                )
+    for target in delivery_urls(settings):
+        url = target.url
+        key = target_key(url)
+        if key not in notifiers:
+            language = language_for(url, target.language)
+            zone = zone_for(url, target.time_zone, language)
+            names = settings.channel_names.get(language, {})
+            messages = Messages(language, zone, settings.currency, names)
+            notifiers[key] = AppriseNotifier(
+                url, route=target.route, messages=messages, endpoints=endpoints, clock=clock, link=link
+            )
     return notifiers
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUrl:
+    """One delivery target as configured: whose it is, its URL, and its reader's language and zone
+    when the route names them (else :func:`~alerting.routing.language_for` decides by the URL)."""
+
+    route: str
+    url: str
+    language: str | None = None
+    time_zone: str | None = None
+
+
+def delivery_urls(settings: AlertingSettings) -> list[DeliveryUrl]:
+    """Every delivery target: the flat routes', the routing tree's, and each on-call person's
+    contacts (escalation pages)."""
+    found = [DeliveryUrl(route.name, url.get_secret_value(), route.language, route.time_zone)
+             for route in settings.routes for url in route.urls]  # fmt: skip
+    stack = [("route", settings.route)] if settings.route is not None else []
+    while stack:
+        place, node = stack.pop(0)
+        found += [DeliveryUrl(node.name or place, url.get_secret_value(), node.language, node.time_zone)
+                  for url in node.urls]  # fmt: skip
+        stack += [(f"{place}.routes[{i}]", child) for i, child in enumerate(node.routes)]
+    schedule = Schedule(settings.oncall)
+    found += [DeliveryUrl(f"oncall {person.name}", schedule.contact_url(person, via))
+              for person in schedule.people for via in settings.oncall.contacts]  # fmt: skip
+    return found
 
 
 class Dispatcher:
@@ -109,10 +154,13 @@ class Dispatcher:
         retention: timedelta = DEFAULT_RETENTION,
         rate_limit: int = DEFAULT_RATE_LIMIT,
         rate_window: timedelta = timedelta(minutes=1),
+        annotate: Callable[[Notification], Notification] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self._outbox = outbox
+        # the on-call stage adds the acknowledgement link and whom to @mention as each row goes out
+        self._annotate = annotate or (lambda n: n)
         self._notifiers = dict(notifiers)
         self._clock = clock
         self._max_attempts = max_attempts
@@ -138,11 +186,12 @@ class Dispatcher:
         notifiers: Mapping[str, Notifier] | None = None,
         *,
         endpoints: Mapping[str, str] | None = None,
-        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_limit: int | None = None,
+        annotate: Callable[[Notification], Notification] | None = None,
     ) -> Dispatcher:
-        """The production wiring: Apprise notifiers from the routes, retry policy from settings.
-
-        ``endpoints`` points robot schemes at a gateway; ``rate_limit`` is each target's per minute.
+        """The production wiring: Apprise notifiers from the routes, retry policy and pacing from
+        settings. ``endpoints`` and ``rate_limit`` override ``alerting.endpoints`` and
+        ``alerting.rate_limit``.
         """
         if notifiers is None:
             notifiers = build_notifiers(settings, endpoints=endpoints, clock=clock)
@@ -152,7 +201,8 @@ class Dispatcher:
             clock,
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff,
-            rate_limit=rate_limit,
+            rate_limit=settings.rate_limit if rate_limit is None else rate_limit,
+            annotate=annotate,
         )
 
     # -- one step -----------------------------------------------------------------------------
@@ -161,30 +211,13 @@ class Dispatcher:
         """Try every due row once, as far as each target's pace allows; returns what happened, in order."""
         with self._run_lock:  # the thread and a direct caller never send the same row twice
             outcomes = []
-            for target, rows in self._due_by_target().items():
+            for target, rows in self._outbox.queues(self._batch).items():
                 for outcome in self._deliver_to(target, rows):
                     outcomes.append(outcome)
                     with self._counts_lock:
                         self._counts[(outcome.route, outcome.outcome)] += 1
             self._prune()
             return outcomes
-
-    def _due_by_target(self) -> dict[str, list[OutboxRow]]:
-        """Due rows by target, oldest first. Rows of targets with no room left do not count against
-        the batch, so one paused robot with a long queue cannot hold the other targets' rows back."""
-        limit = self._batch
-        while True:
-            rows = self._outbox.due(limit)
-            waiting = sum(
-                1 for row in rows if row.target in self._notifiers and self._pacer.room(row.target) <= 0
-            )
-            if len(rows) < limit or len(rows) - waiting >= self._batch:
-                break
-            limit += self._batch
-        by_target: dict[str, list[OutboxRow]] = {}
-        for row in rows:
-            by_target.setdefault(row.target, []).append(row)
-        return by_target
 
     def _prune(self) -> None:
         """Keep the outbox file bounded: drop delivered rows past retention, at most once an hour."""
@@ -208,8 +241,11 @@ class Dispatcher:
         for row in singles:
             outcome, result = self._deliver(row, notifier)
             outcomes.append(outcome)
-            if isinstance(result, Throttled):
-                return outcomes  # the rest wait out the robot's pause
+            if not result.ok and result.retryable:
+                return outcomes  # the rest keep their order behind it (or wait out the robot's pause)
+            if self._outbox.revive(target):
+                log.info("target %s works again: its held notifications go again first", notifier.name)
+                return outcomes  # they are older than the rest: they go first, at the next step
         if folded and isinstance(notifier, DigestNotifier) and self._pacer.room(target) > 0:
             outcomes += self._deliver_digest(folded, notifier)
         return outcomes
@@ -227,7 +263,7 @@ class Dispatcher:
 
     def _deliver(self, row: OutboxRow, notifier: Notifier) -> tuple[DeliveryOutcome, DeliveryResult]:
         attempt = row.attempts + 1
-        n = Notification(row.route, row.alert, row.reason, row.target, row.id, attempt)
+        n = self._annotate(Notification(row.route, row.alert, row.reason, row.target, row.id, attempt))
         result = notifier.send(n)
         self._sent(row.target, result)
         if result.ok:

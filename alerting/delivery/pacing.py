@@ -2,7 +2,7 @@
 
 DingTalk and WeCom group robots take 20 messages a minute (DingTalk then refuses for 10 minutes),
 Feishu 100 a minute and 5 a second. :class:`Pacer` keeps every target within ``limit`` messages in
-any ``window`` seconds of wall time, read from an injected :class:`~paypulse.clock.Clock` so tests
+any ``window`` seconds of wall time, read from an injected :class:`~kernel.clock.Clock` so tests
 move it by hand; the dispatcher folds what does not fit into one digest instead of dropping it or
 sending a burst the robot would refuse. A robot that still answers "too fast" (another sender
 shares it) returns :class:`Throttled`, and the pacer then leaves the target alone for the pause it
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from alerting.notifications import DeliveryResult, Notification, Notifier
-from paypulse.clock import Clock
+from kernel.clock import Clock
 
 __all__ = ["DEFAULT_RATE_LIMIT", "DEFAULT_WINDOW", "DigestNotifier", "Pacer", "Throttled"]
 
@@ -43,7 +43,7 @@ class DigestNotifier(Notifier, Protocol):
 class Pacer:
     """At most ``limit`` messages to a target in any ``window`` seconds of wall time.
 
-    >>> from paypulse.clock import ManualClock
+    >>> from kernel.clock import ManualClock
     >>> clock = ManualClock(0.0)
     >>> pacer = Pacer(clock, limit=2, window=60.0)
     >>> pacer.room("t"), pacer.sent("t"), pacer.sent("t"), pacer.room("t")

@@ -35,7 +35,7 @@ from apprise.utils.parse import parse_bool
 
 from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS, NAMES, dingtalk_sign, feishu_sign, read_reply
 from alerting.notifications import DeliveryResult
-from paypulse.clock import Clock, SystemClock
+from kernel.clock import Clock, SystemClock
 
 __all__ = ["ROBOTS", "DingTalkRobot", "FeishuRobot", "LarkRobot", "RobotPlugin", "WeComRobot", "register"]
 
@@ -55,6 +55,8 @@ class RobotPlugin:
     clock: Clock
     at_all: bool
     last_reply: DeliveryResult | None
+    #: mobiles to @mention in the next message besides the URL's (the on-call primary), set per send
+    mobiles_now: tuple[str, ...] = ()
     verify_certificate: bool
     request_timeout: tuple[float, float]
     app_id: str
@@ -65,6 +67,10 @@ class RobotPlugin:
         self.clock = clock if clock is not None else SystemClock()
         self.at_all = parse_bool(at_all)
         self.last_reply = None
+
+    def _mobiles(self, own: list[str]) -> list[str]:
+        """The URL's mobiles and this message's, each once."""
+        return list(dict.fromkeys([*own, *self.mobiles_now]))
 
     def _mention_all(self, notify_type: NotifyType) -> bool:
         return self.at_all and notify_type == NotifyType.FAILURE
@@ -122,10 +128,9 @@ class DingTalkRobot(RobotPlugin, NotifyDingTalk):
         body_format: NotifyFormat | None = None,
         **kwargs: Any,
     ) -> bool:
-        mentions = " ".join(f"@{mobile}" for mobile in self.targets)
-        payload: dict[str, Any] = {
-            "at": {"atMobiles": list(self.targets), "isAtAll": self._mention_all(notify_type)}
-        }
+        mobiles = self._mobiles(list(self.targets))
+        mentions = " ".join(f"@{mobile}" for mobile in mobiles)
+        payload: dict[str, Any] = {"at": {"atMobiles": mobiles, "isAtAll": self._mention_all(notify_type)}}
         if body_format == NotifyFormat.MARKDOWN:
             title = " ".join(title.split()).lstrip("#- ")
             text = f"# {title}\n{body}" if title else body
@@ -183,7 +188,7 @@ class WeComRobot(RobotPlugin, NotifyWeComBot):
         self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any
     ) -> bool:
         content = f"{title}\r\n{body}" if title else body
-        mentioned = [*self.targets, *(["@all"] if self._mention_all(notify_type) else [])]
+        mentioned = [*self._mobiles(self.targets), *(["@all"] if self._mention_all(notify_type) else [])]
         text: dict[str, Any] = {"content": _cut_bytes(content, _WECOM_MAX_BYTES)}
         if mentioned:
             text["mentioned_mobile_list"] = mentioned

@@ -9,8 +9,8 @@ from typing import Annotated, Final
 
 import typer
 
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings, load_settings
+from kernel.errors import ConfigError
+from kernel.settings import Settings, load_settings
 
 __all__ = ["OUTPUT_FIELDS", "ConfigOption", "check_writable", "settings_with"]
 
@@ -20,8 +20,8 @@ ConfigOption = Annotated[
 ]
 
 #: Settings naming a file PayPulse writes; the SQLite ones also need their directory (journals).
-OUTPUT_FIELDS: Final = ("dead_letter", "alerting.log", "alerting.outbox", "statuspage.db")
-_SQLITE_FIELDS: Final = frozenset({"alerting.outbox", "statuspage.db"})
+OUTPUT_FIELDS: Final = ("dead_letter", "alerting.log", "alerting.outbox", "alerting.state", "statuspage.db")
+_SQLITE_FIELDS: Final = frozenset({"alerting.outbox", "alerting.state", "statuspage.db"})
 
 
 def settings_with(config: Path | None, **sections: dict) -> Settings:

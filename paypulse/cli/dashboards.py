@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 
 __all__ = ["register"]
 

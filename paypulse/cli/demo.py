@@ -20,12 +20,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from kernel.clock import ManualClock, SystemClock
+from kernel.settings import load_settings
 from paypulse.cli.common import check_writable
-from paypulse.clock import ManualClock, SystemClock
-from paypulse.settings import load_settings
 
 if TYPE_CHECKING:  # the engine and the servers load with the command, not with every `paypulse` call
-    from paypulse.engine import Engine
+    from engine.view import EngineView
     from paypulse.runtime import RecentAlerts, Services
     from paypulse.simulator import Simulator
 
@@ -85,19 +85,15 @@ class PacedSimulator:
         return ["simulator"]
 
     def read(self, partition: str, resume_at: int | None) -> Iterator[tuple[int, bytes]]:
-        started = time.monotonic()
-        first_ms: int | None = None
+        from paypulse.simulator.pacing import paced
+
+        start_clock = None if self.clock is None else (lambda end_ms, at: self.clock.start(end_ms / 1000, at))
         offset = 0
-        for end_ms, lines in self.simulator.chunks(1000):
-            if first_ms is None:
-                first_ms = end_ms
-                if self.clock is not None:
-                    self.clock.start(end_ms / 1000, started)
-            due = started + (end_ms - first_ms) / 1000 / self.speed
-            if self.stop_after_s is not None and due - started > self.stop_after_s:
-                return
-            if self.stop.wait(max(due - time.monotonic(), 0)):
-                return
+        chunks = paced(
+            self.simulator.chunks(1000), self.speed, stop=self.stop, stop_after_s=self.stop_after_s,
+            on_first=start_clock,
+        )  # fmt: skip
+        for _end_ms, lines in chunks:
             for line in lines:
                 offset += 1
                 yield offset, line
@@ -113,7 +109,7 @@ def links(services: Services) -> list[Text]:
 
 
 def render(
-    engine: Engine | None,
+    view: EngineView | None,
     recent: RecentAlerts,
     services: Services,
     size: tuple[int, int] = (80, 24),
@@ -130,31 +126,22 @@ def render(
     table.add_column("channel", no_wrap=True)
     for column in ("success", "cb p95", "pay/min", "usual/min", "stuck"):
         table.add_column(column, justify="right", no_wrap=True)
-    if engine is not None:
-        with engine.lock:
-            rows = sorted(
-                ((s, list(r)) for s, r in engine.history.items() if s.merchant_id is None),
-                key=lambda row: row[0].channel or "",
+    if view is not None:
+        stuck = view.stuck_by_channel
+        channels = [(s, v) for s, v in view.scopes.items() if s.merchant_id is None]
+        for scope, seen in sorted(channels, key=lambda row: row[0].channel or ""):
+            last = seen.minute
+            minutes = last.minutes or 1
+            table.add_row(
+                scope.label,
+                _fmt(last.success_rate, "{:.1%}"),
+                _fmt(last.latency_p95, "{:.1f}s"),
+                f"{last.attempts / minutes:.0f}",
+                _fmt(seen.volume_baseline, "{:.0f}"),
+                str(stuck.get(scope.channel, 0) if scope.channel else sum(stuck.values())),
             )
-            stuck: dict[str | None, int] = {}
-            for order in engine.stuck.stuck_now.values():
-                stuck[order.channel] = stuck.get(order.channel, 0) + 1
-            for scope, ring in rows:
-                last = ring[-6:]
-                attempts = sum(o.attempts for o in last)
-                successes = sum(o.successes for o in last)
-                minutes = sum(o.minutes for o in last) or 1
-                baseline = engine.volume_baseline(scope)
-                table.add_row(
-                    scope.label,
-                    _fmt(successes / attempts if attempts else None, "{:.1%}"),
-                    _fmt(last[-1].latency_p95, "{:.1f}s"),
-                    f"{attempts / minutes:.0f}",
-                    _fmt(baseline, "{:.0f}"),
-                    str(stuck.get(scope.channel, 0) if scope.channel else sum(stuck.values())),
-                )
-            event_time = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(max(engine.windows.max_ts, 0) / 1000))
-            table.caption = f"event time {event_time} UTC"
+        event_time = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(max(view.max_ts, 0) / 1000))
+        table.caption = f"event time {event_time} UTC"
     shown = links(services) if with_links else []
     state = services.banner.state()
     banner = (
@@ -213,12 +200,14 @@ def demo(
     )  # fmt: skip
     stop = threading.Event()
     source = PacedSimulator(Simulator(load_scenario(scenario)), speed, duration, demo_clock, stop)
-    flow = build_flow(settings, source, services.outputs, services.engines.append, services.observe_batch)
+    flow = build_flow(
+        settings, source, services.outputs, on_batch=services.observe_batch, publisher=services.publisher
+    )
     console = Console(highlight=False)
     stop_view = threading.Event()
 
     def view(size: tuple[int, int], with_links: bool = True) -> Group:
-        return render(services.engine, services.recent, services, size, with_links=with_links)
+        return render(services.publisher.latest, services.recent, services, size, with_links=with_links)
 
     def show() -> None:
         with Live(console=console, refresh_per_second=4) as live:

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from kernel.clock import SystemClock
 from paypulse.cli.common import ConfigOption, check_writable, settings_with
-from paypulse.clock import SystemClock
 from statuspage import STATES, BannerStore, Incident, Incidents
 from statuspage.i18n import load_catalogues
 from statuspage.incidents import OPEN_STATES

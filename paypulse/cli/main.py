@@ -1,6 +1,6 @@
 """The ``paypulse`` command: one typer module per command group, registered here.
 
-This is the edge where settings are loaded and :class:`~paypulse.errors.PayPulseError` becomes
+This is the edge where settings are loaded and :class:`~kernel.errors.PayPulseError` becomes
 exit code 2 with one readable line: every command runs through :func:`main` (the ``paypulse``
 script and ``python -m paypulse`` both call it), so none ends a configuration mistake in a traceback.
 """
@@ -14,19 +14,22 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
+from kernel.errors import PayPulseError
 from paypulse.cli import (
+    alerts,
     dashboards,
     demo,
     incident,
+    outbox,
     reconcile,
     replay,
     run,
     score_series,
+    silence,
     simulate,
     statuspage,
     tickets,
 )
-from paypulse.errors import PayPulseError
 
 __all__ = ["app", "main"]
 
@@ -63,8 +66,21 @@ def _options(
     """Streaming monitor for payment health."""
 
 
-_MODULES = (demo, run, replay, simulate, score_series, dashboards, statuspage, incident, reconcile, tickets)
-for module in _MODULES:
+for module in (
+    demo,
+    run,
+    replay,
+    simulate,
+    score_series,
+    dashboards,
+    statuspage,
+    incident,
+    alerts,
+    silence,
+    outbox,
+    reconcile,
+    tickets,
+):
     module.register(app)
 
 

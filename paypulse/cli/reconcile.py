@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from kernel.errors import ConfigError
+from kernel.settings import load_settings
 from paypulse.cli.common import ConfigOption
-from paypulse.errors import ConfigError
-from paypulse.settings import load_settings
 from reconciliation import PROVIDERS, Policy, Run, reconcile, write_simulation
 
 __all__ = ["default_user", "register"]

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import Progress, TransferSpeedColumn
 from rich.table import Table
 
+from engine.outputs import Outputs
+from engine.sources import FileSource
 from paypulse.cli.common import ConfigOption, check_writable, settings_with
 from paypulse.evaluation import evaluate
-from paypulse.outputs import Outputs
-from paypulse.sources import FileSource
 
 console = Console(stderr=True)
 

@@ -12,16 +12,20 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from engine.sources import FileSource, SimulatorSource, Source
+from kernel.clock import SystemClock
+from kernel.durations import format_duration
+from kernel.errors import ConfigError
+from kernel.settings import Settings, load_settings
 from paypulse.cli.common import ConfigOption, check_writable
-from paypulse.clock import SystemClock
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings, load_settings
-from paypulse.sources import FileSource, SimulatorSource, Source
+
+if TYPE_CHECKING:
+    from dataflows.recovery import Store
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -32,8 +36,15 @@ def run(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="read this JSONL file instead of source.*"),
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="discard the kept state (recovery.dir) and read from the start")
+    ] = False,
 ) -> None:
-    """Run the monitor: source from settings, /metrics and the status page served, alerts delivered."""
+    """Run the monitor: source from settings, /metrics and the status page served, alerts delivered.
+
+    The run keeps its state in recovery.dir (Kafka and file sources): started again after a crash
+    or a stop, it goes on where it was, without writing or sending an alert twice.
+    """
     from paypulse.runtime import describe_outputs, run_dataflow, start_services, summarize  # the servers
 
     settings = load_settings(config)
@@ -41,12 +52,18 @@ def run(
     check_writable(settings)
     stop = threading.Event()
     source = None if kind == "kafka" else _source(kind, events, settings, stop)  # a wrong one stops here
+    reads = _describe_source(kind, events, settings)
+    store = _recovery(settings, kind, reads, fresh)
     clock = SystemClock()
     services = start_services(settings, clock, clock)
+    if store is not None:
+        services.outputs.resume(store.alerts_logged)
     started = time.monotonic()
 
     def say_ready() -> None:
-        console.print(f"paypulse run: reading {_describe_source(kind, events, settings)}; Ctrl-C stops")
+        console.print(f"paypulse run: reading {reads}; Ctrl-C stops")
+        if store is not None:
+            console.print(f"  {_kept(store)}")
         for name, url in services.urls.items():
             console.print(f"  {_LABELS.get(name, name + ':'):<12} {url}")
 
@@ -55,14 +72,14 @@ def run(
             from dataflows.kafka import build_kafka_flow
 
             flow = build_kafka_flow(
-                settings, services.outputs, services.engines.append, services.observe_batch
+                settings, services.outputs, on_batch=services.observe_batch, publisher=services.publisher
             )
         else:
             from dataflows.flow import build_flow
 
-            flow = build_flow(settings, source, services.outputs, services.engines.append,
-                              services.observe_batch)  # fmt: skip
-        stopped_by = run_dataflow(flow, stop, say_ready)
+            flow = build_flow(settings, source, services.outputs, on_batch=services.observe_batch,
+                              publisher=services.publisher)  # fmt: skip
+        stopped_by = run_dataflow(flow, stop, say_ready, store)
         line = summarize(services.stats(), time.monotonic() - started)
         outputs = describe_outputs(services)
     finally:
@@ -79,6 +96,27 @@ def run(
 
 
 _LABELS = {"metrics": "metrics:", "status": "status page:"}
+_RESUMABLE = ("kafka", "file")  # standard input cannot be read again; the simulator starts over
+
+
+def _recovery(settings: Settings, kind: str, reads: str, fresh: bool) -> Store | None:
+    if not settings.recovery.enabled or kind not in _RESUMABLE:
+        return None
+    from dataflows.recovery import open_store
+
+    if kind == "file":  # the file itself, wherever the run was started from
+        reads = str(Path(reads).resolve())
+    return open_store(settings, reads, fresh=fresh)
+
+
+def _kept(store: Store) -> str:
+    every = format_duration(store.epoch_interval)
+    if not store.resumed:
+        return f"state:       kept in {store.dir} (snapshot every {every}); --fresh starts over"
+    return (
+        f"state:       resuming from {store.dir} ({store.alerts_logged:,} alert changes already logged); "
+        "--fresh starts over"
+    )
 
 
 def _describe_source(kind: str, events: Path | None, settings: Settings) -> str:
@@ -121,7 +159,7 @@ def _source(kind: str, path: Path | None, settings: Settings, stop: threading.Ev
 class InterruptibleStdin:
     """Standard input, read on a thread of its own so that a stop is seen within a tenth of a second.
 
-    As :class:`~paypulse.sources.StdinSource` (the offset is a line count), but standard input
+    As :class:`~engine.sources.StdinSource` (the offset is a line count), but standard input
     can block for as long as its writer stays quiet, and the dataflow stops only between two
     reads: here a reader thread hands the lines over through a queue (the reader waits while
     ``max_queued`` are queued). It reads the file descriptor itself rather than ``sys.stdin``,

@@ -1,7 +1,7 @@
 """`paypulse score-series`: add an online anomaly score to a ``timestamp,value`` CSV.
 
 The command is a thin edge over :func:`detectors.series.score_csv`: it opens the files, turns a
-missing or unreadable file into a :class:`~paypulse.errors.ConfigError` (exit code 2 with one
+missing or unreadable file into a :class:`~kernel.errors.ConfigError` (exit code 2 with one
 line), and writes through a temporary file so a failed run never leaves half an output behind.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated, TextIO
 import typer
 
 from detectors.series import score_csv
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 
 __all__ = ["register"]
 

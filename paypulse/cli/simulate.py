@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Annotated
 
 import orjson
 import typer
 
-from paypulse.errors import ConfigError, PayPulseError
+from kernel.errors import ConfigError, PayPulseError
 from paypulse.simulator import (
     BLOCK_MS,
     Simulator,
@@ -28,6 +29,7 @@ from paypulse.simulator import (
     write_labels,
     write_lines,
 )
+from paypulse.simulator.pacing import paced
 
 __all__ = ["kafka_writer", "register", "simulate"]
 
@@ -53,6 +55,10 @@ def simulate(
         ),
     ] = None,
     topic: Annotated[str, typer.Option("--topic", help="Kafka topic for --kafka-brokers")] = "payments",
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="start now and send each event when it happens, as a live shop does"),
+    ] = False,
 ) -> None:
     """Generate a scenario's payment events as JSON Lines, in stream order, to a file or Kafka."""
     if (out is None) == (kafka_brokers is None):
@@ -64,18 +70,21 @@ def simulate(
             parse_duration(duration)
         except ValueError as err:
             raise ConfigError(f"invalid setting --duration = {duration!r}: {err}") from None
-    loaded = load_scenario(scenario, seed=seed, duration=duration)
+    start = datetime.now(UTC).replace(microsecond=0).isoformat() if live else None
+    loaded = load_scenario(scenario, seed=seed, duration=duration, start=start)
     simulator = Simulator(loaded)
+    # live: one-second chunks, each sent when its second has come (Prometheus sees no lag)
+    chunks = paced(simulator.chunks(step_ms=1000)) if live else simulator.chunks(step_ms=BLOCK_MS)
     began = time.perf_counter()
     if kafka_brokers is not None:
         with kafka_writer(kafka_brokers, topic) as write:
-            count = write_lines(simulator.chunks(step_ms=BLOCK_MS), write)
+            count = write_lines(chunks, write)
         where = f"Kafka topic {topic}"
     else:
         assert out is not None
         with ExitStack() as stack:
             stream: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open(Path(out)))
-            count = write_lines(simulator.chunks(step_ms=BLOCK_MS), line_writer(stream))
+            count = write_lines(chunks, line_writer(stream, flush=live))
             stream.flush()
         where = "stdout" if out == "-" else out
     if labels_out is not None:

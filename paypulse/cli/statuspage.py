@@ -16,9 +16,9 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from kernel.clock import SystemClock
+from kernel.errors import ConfigError
 from paypulse.cli.common import ConfigOption, check_writable, settings_with
-from paypulse.clock import SystemClock
-from paypulse.errors import ConfigError
 from statuspage import Banner, create_app
 
 console = Console(stderr=True)

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kernel.errors import ConfigError
 from paypulse.cli.reconcile import default_user
-from paypulse.errors import ConfigError
 from reconciliation import CLASSES, Ledger
 from reconciliation.fields import format_minor
 from reconciliation.tickets import (

@@ -1,7 +1,7 @@
 """Deliberately malformed lines, so the dead-letter path is exercised with realistic garbage.
 
 Each kind is a mistake real producers make, and each maps to the reason
-:func:`paypulse.events.parse_line` must give it; tests hold the parser to that table.
+:func:`kernel.events.parse_line` must give it; tests hold the parser to that table.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _UNKNOWN_TYPES: Final = ("refund", "chargeback", "Payment", "")
 def make_bad_line(kind: str, event: dict[str, Any], pick: int) -> bytes:
     """One malformed line of ``kind``, built from a valid payment ``event``; ``pick`` varies the form.
 
-    >>> from paypulse.events import parse_line
+    >>> from kernel.events import parse_line
     >>> good = {"type": "payment", "ts": 1767225600000, "channel": "alipay", "order_id": "o1",
     ...         "amount": 12.5, "status": "succeeded"}
     >>> [parse_line(make_bad_line(k, good, 1)).reason for k in BAD_LINE_KINDS]

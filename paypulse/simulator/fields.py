@@ -1,6 +1,6 @@
 """The building blocks of scenario files: strict tables and durations written as people say them.
 
-Durations are :mod:`paypulse.durations`' (``"20m"``, ``"1h30m"``, ``90``, ``"PT90S"``), re-exported here.
+Durations are :mod:`kernel.durations`' (``"20m"``, ``"1h30m"``, ``90``, ``"PT90S"``), re-exported here.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 # Scenario files read durations with the same parser as the settings and `--duration`.
-from paypulse.durations import Duration, parse_duration
+from kernel.durations import Duration, parse_duration
 
 __all__ = ["Duration", "Table", "parse_duration"]
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 from paypulse.simulator.badlines import make_bad_line, pick_kinds
 from paypulse.simulator.incidents import (
     COMPLAINT_PER_EXTRA_FAILURE,

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from paypulse.errors import ConfigError
-from paypulse.events import COMPLAINT_CATEGORIES
+from kernel.errors import ConfigError
+from kernel.events import COMPLAINT_CATEGORIES
 from paypulse.simulator.fields import Duration, Table, parse_duration
 from paypulse.simulator.scripted import Habit, Incident
 

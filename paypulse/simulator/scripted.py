@@ -12,8 +12,8 @@ from typing import Annotated, Any, Final
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from alerting.model import KINDS
-from paypulse.events import COMPLAINT_CATEGORIES
+from kernel.alerts import KINDS
+from kernel.events import COMPLAINT_CATEGORIES
 from paypulse.simulator.fields import Duration, Table, parse_duration
 
 __all__ = ["SIZE_RANGES", "Habit", "Incident"]

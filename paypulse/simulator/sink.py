@@ -31,8 +31,9 @@ def write_lines(chunks: Iterable[tuple[int, list[bytes]]], write: Callable[[byte
     return count
 
 
-def line_writer(stream: IO[bytes]) -> Callable[[bytes], None]:
-    """A ``write`` for :func:`write_lines` that appends each line and a newline to a binary stream.
+def line_writer(stream: IO[bytes], flush: bool = False) -> Callable[[bytes], None]:
+    """A ``write`` for :func:`write_lines` that appends each line and a newline to a binary stream
+    (and, with ``flush``, hands it on at once: a live feed read by another process).
 
     >>> import io
     >>> buffer = io.BytesIO()
@@ -46,6 +47,8 @@ def line_writer(stream: IO[bytes]) -> Callable[[bytes], None]:
     def write(line: bytes) -> None:
         put(line)
         put(b"\n")
+        if flush:
+            stream.flush()
 
     return write
 

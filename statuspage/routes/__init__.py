@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from statuspage.routes import health, history, i18n, incidents, override, page, status
+from statuspage.routes import health, history, i18n, incidents, oncall, override, page, status
 
 __all__ = ["ROUTERS"]
 
@@ -13,5 +13,7 @@ ROUTERS = (
     incidents.router,
     i18n.router,
     override.router,
+    oncall.router,
+    oncall.link_router,
     health.router,
 )

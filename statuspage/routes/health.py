@@ -7,7 +7,7 @@ import sqlite3
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from paypulse.errors import StateError
+from kernel.errors import StateError
 from statuspage.deps import BannerDep
 
 __all__ = ["router"]

@@ -19,8 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from alerting.model import Scope
-from paypulse.observation import Observation
+from kernel.alerts import Scope
+from kernel.observation import Observation
 
 __all__ = ["NORMAL", "SHIFTS", "T0", "TINY", "Profile", "observations"]
 

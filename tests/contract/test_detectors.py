@@ -7,7 +7,7 @@ the suite from its first commit, and needs only a shift of its kind in ``streams
 
 Channels are fed 10-second windows, merchants 1-minute roll-ups, as the engine does.
 
-A detector whose kind is not an alert kind (:data:`alerting.model.KINDS`) is score-only: the
+A detector whose kind is not an alert kind (:data:`kernel.alerts.KINDS`) is score-only: the
 lifecycle has no words for it, so it must never fire, and "fires on shift" becomes "its score
 reacts to the shift".
 """
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from alerting.model import KINDS, Scope
 from detectors.protocol import Detector, Observation, Verdict
 from detectors.suite import build_detectors
-from paypulse.settings import DetectorSettings
+from kernel.alerts import KINDS, Scope
+from kernel.settings import DetectorSettings
 from tests.contract.streams import NORMAL, SHIFTS, T0, TINY, observations
 
 WINDOW_MS = 10_000

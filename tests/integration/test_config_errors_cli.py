@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from kernel.errors import ConfigError
 from paypulse.cli import main as cli_main
-from paypulse.errors import ConfigError
 
 pytestmark = pytest.mark.integration
 

@@ -16,13 +16,13 @@ from pydantic import SecretStr
 
 from alerting.delivery import AppriseNotifier, Dispatcher, build_notifiers
 from alerting.i18n import Messages
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
 from alerting.render import render
-from paypulse.clock import ManualClock, SystemClock
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock, SystemClock
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, RouteSettings
 from tests.fixtures.receiver import Receiver
 
 pytestmark = pytest.mark.integration

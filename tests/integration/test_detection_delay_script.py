@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from alerting.model import Scope
 from detectors.suite import build_detectors, paging_tests
-from paypulse.settings import DetectorSettings
+from kernel.alerts import Scope
+from kernel.settings import DetectorSettings
 
 pytestmark = pytest.mark.integration
 

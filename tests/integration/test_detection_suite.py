@@ -18,10 +18,10 @@ from bytewax.testing import run_main
 
 from benchmarks.detection import SUITE, ScenarioRun, run_all
 from dataflows.flow import build_flow
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
+from engine.outputs import Outputs
+from engine.sources import FileSource
+from kernel.settings import Settings
 from paypulse.simulator import Simulator, line_writer, load_scenario, write_lines
-from paypulse.sources import FileSource
 
 pytestmark = pytest.mark.integration
 

@@ -13,13 +13,13 @@ from bytewax.testing import run_main
 
 from dashboards.metrics import metric_names
 from dataflows.flow import build_flow
-from paypulse.clock import ManualClock
-from paypulse.engine import Engine
+from engine.core import Engine
+from engine.outputs import Outputs
+from engine.sources import FileSource
+from kernel.clock import ManualClock
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
 from paypulse.simulator import Simulator, load_scenario, write_lines
-from paypulse.sources import FileSource
 from statuspage import Banner, BannerStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,7 +138,7 @@ def test_every_malformed_line_lands_in_the_dead_letter_file_with_its_reason(tmp_
 
 def test_metrics_are_scraped_by_a_real_prometheus(drop_run: dict, prometheus, metrics_endpoint) -> None:  # type: ignore[no-untyped-def]
     engine = drop_run["engine"]
-    registry, _batch = build_registry(EngineCollector(lambda: engine, drop_run["banner"]))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view(), drop_run["banner"]))
     endpoint = metrics_endpoint(registry)
     prom = prometheus(targets=[endpoint.target])
     prom.wait_for("up", lambda r: r and r[0]["value"][1] == "1", timeout=30)
@@ -154,7 +154,7 @@ def test_metrics_are_scraped_by_a_real_prometheus(drop_run: dict, prometheus, me
 
 
 def test_exposed_metrics_are_all_in_the_catalogue(drop_run: dict) -> None:
-    registry, batch = build_registry(EngineCollector(lambda: drop_run["engine"], drop_run["banner"]))
+    registry, batch = build_registry(EngineCollector(lambda: drop_run["engine"].view(), drop_run["banner"]))
     batch.observe(0.01)
     exposed = {family.name for family in registry.collect()}
     catalogue = {name.removesuffix("_total") for name in metric_names()}

@@ -3,7 +3,7 @@
 A clean simulated stream with an incident (``scenarios/drop.toml``: two hours, an Alipay
 success-rate drop an hour in) is mixed with 35 lines of each of the corpus's categories
 (``tests/fixtures/hostile.py``, over 3,000 lines) at seeded random positions. Both streams go
-through the :class:`~paypulse.engine.Engine`, and the hostile one through ``paypulse replay``
+through the :class:`~engine.core.Engine`, and the hostile one through ``paypulse replay``
 as a subprocess. Every hostile line must get exactly what its category says (its dead-letter
 reason, a duplicate, or acceptance as the event it is), no valid event may be lost, and the
 alert log must be the clean run's.
@@ -24,13 +24,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from alerting.model import Alert
-from paypulse.engine import Engine, EngineStats
-from paypulse.errors import REJECT_REASONS
-from paypulse.events import MAX_KEPT, DeadLetter
-from paypulse.settings import Settings
+from engine.core import Engine, EngineStats
+from engine.sources import FileSource, batched
+from kernel.alerts import Alert
+from kernel.errors import REJECT_REASONS
+from kernel.events import MAX_KEPT, DeadLetter
+from kernel.settings import Settings
 from paypulse.simulator import Simulator, load_scenario
-from paypulse.sources import FileSource, batched
 from tests.fixtures.hostile import CATEGORIES, DUPLICATE, VALID, build_stream
 
 pytestmark = pytest.mark.integration

@@ -27,12 +27,12 @@ from pydantic import SecretStr
 from alerting.delivery import Dispatcher
 from alerting.i18n import Messages
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
 from alerting.render import render
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings, RouteSettings
 from tests.fixtures.receiver import Receiver
 
 pytestmark = pytest.mark.integration

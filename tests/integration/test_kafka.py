@@ -24,13 +24,13 @@ from confluent_kafka import KafkaError as ConfluentError
 
 from dataflows.flow import build_flow
 from dataflows.kafka import build_kafka_flow, errors_to_dead_letters
+from engine.core import Engine, EngineStats
+from engine.outputs import Outputs
+from engine.sources import FileSource
+from kernel.events import DeadLetter, parse_line
+from kernel.settings import Settings
 from paypulse.cli.simulate import kafka_writer
-from paypulse.engine import Engine, EngineStats
-from paypulse.events import DeadLetter, parse_line
-from paypulse.outputs import Outputs
-from paypulse.settings import Settings
 from paypulse.simulator import BLOCK_MS, Simulator, load_scenario, write_lines
-from paypulse.sources import FileSource
 from tests.fixtures.kafka import consume_all, create_topic
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 The engine tracks the heaviest ``windows.top_merchants`` merchants one by one, picked by a
 Misra-Gries summary of ``10 x top_merchants`` counters, and counts every other merchant only in
-its channel. These tests feed the real :class:`~paypulse.engine.Engine` simulated streams of
+its channel. These tests feed the real :class:`~engine.core.Engine` simulated streams of
 99,999 and 1,000 merchants through ``process`` in batches of 1,000 lines, as ``paypulse replay``
 does, and check the bounds after every batch: no timing, no RSS, only what the engine holds.
 """
@@ -16,9 +16,9 @@ import msgspec
 import orjson
 import pytest
 
-from alerting.model import Alert, Scope
-from paypulse.engine import Engine
-from paypulse.settings import DetectorSettings, Settings, WindowSettings
+from engine.core import Engine
+from kernel.alerts import Alert, Scope
+from kernel.settings import DetectorSettings, Settings, WindowSettings
 from paypulse.simulator import Scenario, Simulator
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from dashboards.boards import all_boards, as_promql, expressions
 from dashboards.metrics import by_name
 from dashboards.provision import RULES_FILE, connect, push
+from kernel.errors import PayPulseError
 from paypulse.cli.main import app
-from paypulse.errors import PayPulseError
 
 pytestmark = pytest.mark.integration
 

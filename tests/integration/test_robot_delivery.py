@@ -29,11 +29,11 @@ from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings, RouteSettings
 
 pytestmark = pytest.mark.integration
 
@@ -203,13 +203,12 @@ def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
 def wire(
     urls: list[str], robots: FakeRobots, outbox: Outbox, clock: ManualClock
 ) -> tuple[AlertFanout, Dispatcher]:
-    """The production wiring, each robot kind's endpoint pointed at the fake robots (a gateway)."""
+    """The production wiring, each robot kind's endpoint pointed at the fake robots (a gateway) by
+    the ``alerting.endpoints`` setting."""
     routes = [RouteSettings(name="oncall", urls=[SecretStr(url) for url in urls], min_severity="info")]
-    settings = AlertingSettings(routes=routes, retry_backoff=timedelta(seconds=5))
     endpoints = {"dingtalk": robots.url, "wecombot": robots.url, "feishu": robots.url}
-    return AlertFanout(settings, outbox, clock), Dispatcher.from_settings(
-        settings, outbox, clock, endpoints=endpoints
-    )
+    settings = AlertingSettings(routes=routes, retry_backoff=timedelta(seconds=5), endpoints=endpoints)
+    return AlertFanout(settings, outbox, clock), Dispatcher.from_settings(settings, outbox, clock)
 
 
 def incident(i: int, channel: str = "alipay", severity: str = "warning") -> Alert:

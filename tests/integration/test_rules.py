@@ -39,7 +39,7 @@ def test_rule_files_pass_promtool_check() -> None:
     assert rule_files() == [RULES_FILE]
     result = promtool("check", "rules", *rule_files())
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 16 rules found" in result.stdout
+    assert "SUCCESS: 17 rules found" in result.stdout
 
 
 def test_rule_unit_tests_pass_promtool_test() -> None:
@@ -57,6 +57,7 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         "PayPulseLagging",
         "PayPulseRejectingEvents",
         "PayPulseOutboxBacklog",
+        "PayPulseNotificationsParked",
         "PayPulseAlertFiring",
         "PaymentSuccessRateLow",
     }

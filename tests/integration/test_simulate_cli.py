@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 
-from paypulse.events import DeadLetter, Payment, parse_line
+from kernel.events import DeadLetter, Payment, parse_line
 from paypulse.simulator import BAD_LINE_KINDS, Simulator, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,18 @@ def test_bad_input_exits_2_with_one_readable_line(tmp_path: Path, args: list[str
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_live_starts_now_and_sends_each_second_when_it_comes(tmp_path: Path) -> None:
+    """What the compose stack's simulator does, so that the monitor runs on time: a 4-second
+    scenario starting at the wall clock's second takes at least 3 seconds to send, and every line's
+    time falls within the run."""
+    out = tmp_path / "live.jsonl"
+    began = time.time()
+    done = _paypulse(
+        "simulate", "--scenario", "scenarios/demo.toml", "--duration", "4s", "--live", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    stamps = [e.ts / 1000 for e in map(parse_line, out.read_bytes().splitlines()) if isinstance(e, Payment)]
+    assert stamps and began - 1 <= min(stamps) and max(stamps) <= time.time()
+    assert time.time() - began >= 3.0  # paced: not written at once

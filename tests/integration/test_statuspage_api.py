@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from paypulse.clock import ManualClock
-from paypulse.settings import StatusPageSettings
+from kernel.clock import ManualClock
+from kernel.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from tests.unit.test_banner import MESSAGE, T0, make_alert
 

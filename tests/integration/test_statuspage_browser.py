@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Page, expect
 
-from paypulse.clock import ManualClock
-from paypulse.settings import StatusPageSettings
+from kernel.clock import ManualClock
+from kernel.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from tests.unit.test_banner import MESSAGE, T0, make_alert
 

@@ -24,8 +24,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Page, expect
 
-from paypulse.clock import SystemClock
-from paypulse.settings import StatusPageSettings
+from kernel.clock import SystemClock
+from kernel.settings import StatusPageSettings
 from statuspage import Banner
 from statuspage.headers import SECURITY_HEADERS
 from tests.unit.test_banner import MESSAGE, make_alert

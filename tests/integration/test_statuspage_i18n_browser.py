@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, Page, expect
 from pydantic import SecretStr
 
-from paypulse.clock import ManualClock
-from paypulse.settings import StatusPageSettings
+from kernel.clock import ManualClock
+from kernel.settings import StatusPageSettings
 from statuspage import Banner, Incidents, create_app
 from tests.unit.test_banner import T0, make_alert
 

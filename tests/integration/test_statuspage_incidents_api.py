@@ -17,9 +17,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kernel.clock import ManualClock
+from kernel.settings import StatusPageSettings
 from paypulse.cli.main import main
-from paypulse.clock import ManualClock
-from paypulse.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from tests.unit.test_banner import T0
 

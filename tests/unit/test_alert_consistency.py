@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from alerting.lifecycle import consistent
 from detectors.protocol import Verdict
-from paypulse.engine import Engine
-from paypulse.settings import DetectorSettings, Settings
+from engine.core import Engine
+from kernel.settings import DetectorSettings, Settings
 
 T0 = 1_772_409_600_000
 CHANNELS = ("alipay", "wechat", "unionpay", "card")

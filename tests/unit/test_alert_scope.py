@@ -6,10 +6,10 @@ from __future__ import annotations
 import orjson
 
 from alerting.lifecycle import AlertLifecycle, consistent
-from alerting.model import Alert, Scope
 from detectors.any_of import AnyOf
 from detectors.protocol import Verdict
-from paypulse.observation import Observation
+from kernel.alerts import Alert, Scope
+from kernel.observation import Observation
 
 T0 = 1_772_409_600_000
 W = 10_000

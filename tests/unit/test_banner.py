@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from alerting.model import Alert, Impact, Scope
-from paypulse.clock import ManualClock
-from paypulse.errors import StateError
-from paypulse.settings import StatusPageSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.errors import StateError
+from kernel.settings import StatusPageSettings
 from statuspage import Banner, BannerState, BannerStore
 
 T0 = 1_714_521_600.0  # 2024-05-01T00:00:00Z

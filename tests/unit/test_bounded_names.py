@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 from prometheus_client import generate_latest
 
-from paypulse.engine import Engine
+from engine.core import Engine
+from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
-from paypulse.settings import Settings
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
 REAL = ("alipay", "wechat", "unionpay", "card")
@@ -28,7 +28,7 @@ def _feed(engine: Engine, lines: list[bytes], batch: int = 1000) -> None:
 
 
 def _series(engine: Engine) -> int:
-    registry, _batch = build_registry(EngineCollector(lambda: engine))
+    registry, _batch = build_registry(EngineCollector(lambda: engine.view()))
     return sum(1 for row in generate_latest(registry).decode().splitlines() if not row.startswith("#"))
 
 

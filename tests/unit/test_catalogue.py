@@ -19,6 +19,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
+from alerting.delivery.dispatcher import build_notifiers
 from alerting.i18n import (
     ACTIONS,
     CHANNEL_NAMES,
@@ -29,9 +30,11 @@ from alerting.i18n import (
     Messages,
 )
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.model import KINDS, Alert, Impact, Scope
-from alerting.render import format_value, render, render_digest, render_short
+from alerting.render import format_value, render, render_digest
 from alerting.routing import language_for, zone_for
+from alerting.sms_form import short_form
+from kernel.alerts import KINDS, Alert, Impact, Scope
+from kernel.settings import AlertingSettings
 
 ALERTING = Path(__file__).parents[2] / "alerting"
 TEMPLATES = ALERTING / "delivery" / "templates"
@@ -216,9 +219,7 @@ def test_every_kind_renders_in_both_languages() -> None:
 
 def test_sms_line_and_digest_in_chinese() -> None:
     zh = Messages("zh-CN")
-    assert render_short(alert(), zh).startswith(
-        "告警中（严重）：支付成功率下降 支付宝 78.79%，基线 96.97%，每分钟 180.0 笔。"
-    )
+    assert short_form(alert(), zh).line(zh) == "告警中：支付成功率下降，支付宝，每分钟 180 笔订单、¥20,087.88"
     digest = render_digest([alert(), alert("volume_drop", channel="wechat")] * 3, 20, messages=zh)
     assert digest.title == "另有 6 条告警"
     assert "- 【告警中】支付量下降 · 微信支付（严重）" in digest.body
@@ -299,3 +300,26 @@ def test_channel_names_come_from_the_catalogue_and_can_be_configured() -> None:
 )
 def test_a_target_reads_the_language_of_its_scheme(url: str, language: str, zone: str) -> None:
     assert (language_for(url), zone_for(url)) == (language, zone)
+
+
+def test_a_route_names_its_language_and_zone_and_alerting_its_currency_and_channel_names() -> None:
+    """What settings say reaches the words: a DingTalk route read in English on Berlin time, amounts
+    in US dollars, a channel by the shop's own name; an untouched route keeps Chinese by its URL."""
+    settings = AlertingSettings(
+        routes=[
+            {
+                "name": "global",
+                "urls": ["dingtalk://token1/"],
+                "language": "en",
+                "time_zone": "Europe/Berlin",
+            },
+            {"name": "china", "urls": ["dingtalk://token2/"]},
+        ],
+        currency="USD",
+        channel_names={"en": {"alipay": "Alipay+"}, "zh-CN": {"alipay": "支付宝国际"}},
+    )
+    by_route = {n.route: n.messages for n in build_notifiers(settings).values()}  # type: ignore[attr-defined]
+    english = render(alert(), messages=by_route["global"])
+    assert "Alipay+" in english.title and "$20,087.88" in english.body and "UTC+01:00" in english.body
+    chinese = render(alert(), messages=by_route["china"])
+    assert "支付宝国际" in chinese.title and "US$20,087.88" in chinese.body and "UTC+08:00" in chinese.body

@@ -8,8 +8,8 @@ import random
 import orjson
 import pytest
 
-from paypulse.engine import Engine
-from paypulse.settings import Settings
+from engine.core import Engine
+from kernel.settings import Settings
 
 pytestmark = pytest.mark.integration  # replays hours of stream for each case: half a minute in all
 
@@ -125,14 +125,22 @@ def _alert_keys(alerts: list) -> list[tuple]:
     return [(a.kind, a.scope.channel, a.scope.merchant_id, a.status, a.started_at) for a in alerts]
 
 
+@pytest.fixture(scope="module")
+def clean_shop() -> tuple[list[bytes], dict[str, int], list]:
+    """The clean stream and its run: the reference of every hostile case below. Both are fixed
+    (seed 11, default settings), so they are made once for the module instead of once per case."""
+    clean = _shop()
+    _, rejected, alerts = _run(Engine(Settings()), clean)
+    return clean, rejected, alerts
+
+
 @pytest.mark.parametrize("ahead_ms", [9 * MINUTE, 60 * MINUTE], ids=["9min", "1h"])
 @pytest.mark.parametrize("count", [1, 10, 100])
 @pytest.mark.parametrize("placement", ["scattered", "burst"])
 def test_lines_ahead_lose_no_valid_event_and_change_no_alert(
-    ahead_ms: int, count: int, placement: str
+    clean_shop: tuple[list[bytes], dict[str, int], list], ahead_ms: int, count: int, placement: str
 ) -> None:
-    clean = _shop()
-    _, clean_rejected, clean_alerts = _run(Engine(Settings()), clean)
+    clean, clean_rejected, clean_alerts = clean_shop
     assert clean_rejected == {}
     assert ("success_rate_drop", "alipay") in {(a.kind, a.scope.channel) for a in clean_alerts}
 

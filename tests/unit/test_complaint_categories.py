@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alerting.model import Scope
 from detectors.any_of import AnyOf
 from detectors.suite import build_detectors
-from paypulse.observation import Observation
-from paypulse.settings import DetectorSettings
+from kernel.alerts import Scope
+from kernel.observation import Observation
+from kernel.settings import DetectorSettings
 
 WINDOW_MS = 10_000
 

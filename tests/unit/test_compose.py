@@ -30,8 +30,8 @@ from typer._click import Command, Context
 from typer.core import TyperGroup
 
 from dashboards.provision import export
+from kernel.settings import Settings, load_settings
 from paypulse.cli.main import app
-from paypulse.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

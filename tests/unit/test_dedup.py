@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paypulse.dedup import EventIdFilter
+from engine.dedup import EventIdFilter
 
 
 def test_repeat_within_the_horizon_is_not_first() -> None:

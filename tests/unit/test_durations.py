@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paypulse import durations
-from paypulse.durations import format_duration, parse_duration
+from kernel import durations
+from kernel.durations import format_duration, parse_duration
 from paypulse.simulator import parse_duration as scenario_parse_duration
 from paypulse.simulator.fields import Duration as ScenarioDuration
 

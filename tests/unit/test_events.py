@@ -12,8 +12,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from paypulse.errors import REJECT_REASONS
-from paypulse.events import (
+from kernel.errors import REJECT_REASONS
+from kernel.events import (
     MAX_KEPT,
     MAX_LINE_BYTES,
     Callback,

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from paypulse.clock import ManualClock
-from paypulse.errors import PayPulseError, StateError
-from paypulse.settings import StatusPageSettings
+from kernel.clock import ManualClock
+from kernel.errors import PayPulseError, StateError
+from kernel.settings import StatusPageSettings
 from statuspage import STATES, Banner, BannerStore, IncidentError, Incidents, create_app
 from statuspage.incidents import MAX_MESSAGE, MAX_TITLE, OPEN_STATES
 from statuspage.store import SCHEMA_VERSION

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from paypulse.engine import Engine
-from paypulse.settings import Settings
+from engine.core import Engine
+from kernel.settings import Settings
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
 

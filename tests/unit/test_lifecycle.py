@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from alerting.lifecycle import SUGGESTED_ACTIONS, AlertLifecycle, impact_of, severity_of
-from alerting.model import CUSTOMER_FACING_KINDS, KINDS, Alert, Impact, Scope
 from detectors.protocol import Verdict
-from paypulse.observation import Observation
+from kernel.alerts import CUSTOMER_FACING_KINDS, KINDS, Alert, Impact, Scope
+from kernel.observation import Observation
 
 T0 = 1_767_225_600_000
 W = 10_000

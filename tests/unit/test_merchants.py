@@ -8,11 +8,11 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.model import Scope
-from paypulse.events import Callback, Payment
-from paypulse.merchants import HeavyHitters, MerchantMinutes
-from paypulse.observation import Observation
-from paypulse.windows import ClosedWindow, Windows
+from engine.merchants import HeavyHitters, MerchantMinutes
+from engine.windows import ClosedWindow, Windows
+from kernel.alerts import Scope
+from kernel.events import Callback, Payment
+from kernel.observation import Observation
 
 T0 = 1_767_225_600_000  # a minute boundary
 MIN = 60_000

@@ -21,20 +21,20 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from alerting.delivery.dispatcher import OUTCOMES, Dispatcher, Outcome
-from alerting.model import KINDS, Alert, Impact, Scope, Severity, Status
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox
 from dashboards.boards import all_boards, expressions
 from dashboards.metrics import METRICS, SCORE_ONLY_KINDS, by_name, metrics_in, series_names
 from dashboards.provision import RULES_DIR, RULES_FILE
 from detectors.suite import build_detectors
-from paypulse.clock import ManualClock
-from paypulse.engine import Engine
-from paypulse.errors import REJECT_REASONS
-from paypulse.events import COMPLAINT_CATEGORIES, Callback, Complaint, Payment
+from engine.core import Engine
+from kernel.alerts import KINDS, Alert, Impact, Scope, Severity, Status
+from kernel.clock import ManualClock
+from kernel.errors import REJECT_REASONS
+from kernel.events import COMPLAINT_CATEGORIES, Callback, Complaint, Payment
+from kernel.observation import Observation
+from kernel.settings import DetectorSettings, Settings
 from paypulse.exposition import EngineCollector
-from paypulse.observation import Observation
-from paypulse.settings import DetectorSettings, Settings
 from paypulse.simulator import Simulator, validate_scenario
 
 # --- what the exporter can emit, from the code that emits it -------------------------------------
@@ -128,13 +128,15 @@ def scraped(tmp_path: Path) -> Iterator[list[tuple[str, dict[str, str]]]]:
     engine.process(list(Simulator(scenario).lines()))
     clock = ManualClock(1_000_000.0)
     outbox = Outbox(tmp_path / "outbox.sqlite3", clock)
-    script = [DeliveryResult(False, True, "HTTP 503"), DeliveryResult(False, False, "HTTP 400")]
+    ok = DeliveryResult(True, False, "delivered")
+    # one target's rows go in order: a permanent failure holds nothing back, a retried one does
+    script = [DeliveryResult(False, False, "HTTP 400"), ok, DeliveryResult(False, True, "HTTP 503")]
     dispatcher = Dispatcher(outbox, {"t1": ScriptedNotifier(script)}, clock)  # type: ignore[dict-item]
     for channel in ("alipay", "wechat", "card"):
         outbox.enqueue("oncall", ["t1"], _alert(channel), "first")
     assert sorted(o.outcome for o in dispatcher.run_once()) == ["delivered", "parked", "retry"]
     registry = CollectorRegistry()
-    registry.register(EngineCollector(lambda: engine, dispatcher=dispatcher))
+    registry.register(EngineCollector(lambda: engine.view(), dispatcher=dispatcher))
     yield [(s.name, s.labels) for family in registry.collect() for s in family.samples]
     outbox.close()
 

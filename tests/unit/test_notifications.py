@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import AlertFanout, decide
 from alerting.outbox import NotifiedState, Outbox
-from paypulse.clock import ManualClock
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.settings import AlertingSettings, RouteSettings
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 HOUR = 3600.0

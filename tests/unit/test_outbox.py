@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from alerting.delivery.dispatcher import Dispatcher
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox, backoff_delay
-from paypulse.clock import ManualClock
-from paypulse.errors import StateError
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
+from kernel.errors import StateError
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 OK = DeliveryResult(True, False, "delivered")
@@ -141,16 +141,16 @@ def test_requeue_sends_parked_rows_again_and_only_those(outbox: Outbox, clock: M
 def test_restart_resumes_pending_rows(tmp_path: Path, clock: ManualClock) -> None:
     path = tmp_path / "outbox.sqlite3"
     first = Outbox(path, clock)
-    a, _b = first.enqueue("oncall", ["t1", "t1"], firing(), "first")
-    dispatcher(first, clock, ScriptedNotifier([DOWN, OK])).run_once()  # a retried, _b delivered
+    a, b = first.enqueue("oncall", ["t1", "t1"], firing(), "first")
+    dispatcher(first, clock, ScriptedNotifier([DOWN, OK])).run_once()  # a retried; b waits behind it
     first.close()
 
     clock.advance(5)
     reopened = Outbox(path, clock)
     notifier = ScriptedNotifier()
     outcomes = dispatcher(reopened, clock, notifier).run_once()
-    assert [(o.row_id, o.outcome, o.attempts) for o in outcomes] == [(a, "delivered", 2)]
-    assert [n.alert for n in notifier.sent] == [firing()]
+    assert [(o.row_id, o.outcome, o.attempts) for o in outcomes] == [(a, "delivered", 2), (b, "delivered", 1)]
+    assert [n.alert for n in notifier.sent] == [firing(), firing()]
     assert reopened.counts()["delivered"] == {"oncall": 2}
     assert reopened.counts()["pending"] == {}
     reopened.close()
@@ -186,9 +186,10 @@ def test_unreadable_row_is_parked_and_does_not_block_others(
 
 
 def test_stats_count_outcomes_and_pending_by_route(outbox: Outbox, clock: ManualClock) -> None:
-    disp = dispatcher(outbox, clock, ScriptedNotifier([DOWN, REJECTED]))
-    outbox.enqueue("oncall", ["t1", "t1", "t1"], firing(), "first")
+    disp = dispatcher(outbox, clock, ScriptedNotifier([REJECTED, OK, OK, DOWN]))
+    outbox.enqueue("oncall", ["t1", "t1"], firing(), "first")
     outbox.enqueue("risk", ["t1"], firing("wechat"), "first")
+    outbox.enqueue("oncall", ["t1"], firing(), "first")  # retried; a permanent failure holds nothing back
     disp.run_once()
     stats = disp.stats()
     assert stats["delivered"] == {"oncall": 1, "risk": 1}
@@ -215,7 +216,7 @@ def test_newer_schema_is_refused(tmp_path: Path, clock: ManualClock) -> None:
 
 
 def test_delivered_rows_are_pruned_after_retention(outbox: Outbox, clock: ManualClock) -> None:
-    disp = dispatcher(outbox, clock, ScriptedNotifier([DOWN]), retention=timedelta(days=1))
+    disp = dispatcher(outbox, clock, ScriptedNotifier([REJECTED]), retention=timedelta(days=1))
     kept, delivered = outbox.enqueue("oncall", ["t1", "t1"], firing(), "first")
     disp.run_once()
     clock.advance(86_400 + 3600)

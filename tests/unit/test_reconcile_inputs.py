@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paypulse.errors import InputFileError
+from kernel.errors import InputFileError
 from reconciliation import Policy, Run, reconcile
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reconciliation"

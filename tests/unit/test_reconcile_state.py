@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paypulse.errors import StateError
+from kernel.errors import StateError
 from reconciliation import Ledger, Policy, Repairs, Run, reconcile
 from reconciliation.tickets import TicketError, assign, find, get, resolve, write_off, write_off_matching
 

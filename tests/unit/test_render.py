@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerting.model import KINDS, Alert, Impact, Scope
-from alerting.render import KIND_WORDS, SHORT_MAX, render, render_short
+from alerting.render import KIND_WORDS, render
+from kernel.alerts import KINDS, Alert, Impact, Scope
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -91,20 +91,3 @@ def test_every_kind_renders_in_words(kind: str) -> None:
 
 def test_render_is_deterministic() -> None:
     assert render(alert()) == render(alert())
-
-
-def test_short_form_is_one_line_with_status_kind_and_value() -> None:
-    line = render_short(alert(action="Fail over"))
-    assert line == (
-        "FIRING critical: Payment success rate drop Alipay merchant m42 82.00% vs 97.50%, "
-        "1,234.5 orders/min. Fail over"
-    )
-    assert len(line) <= SHORT_MAX
-
-
-def test_short_form_is_cut_to_140_chars() -> None:
-    line = render_short(alert(action="Call the acquirer's duty manager and fail over " * 5))
-    assert len(line) == SHORT_MAX
-    assert line.endswith("…")
-    assert "\n" not in line
-    assert line.startswith("FIRING critical: Payment success rate drop")

@@ -22,8 +22,8 @@ from markdown_it import MarkdownIt
 from alerting.escape import TEXT_VALUE_MAX, clean_text, escape_markdown, one_line
 from alerting.i18n import Messages
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.model import Alert, Impact, Scope
-from alerting.render import SHORT_MAX, medium_of, render, render_digest, render_short, render_template
+from alerting.render import medium_of, render, render_digest, render_template
+from kernel.alerts import Alert, Impact, Scope
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 TEMPLATES = Path(__file__).parents[2] / "alerting" / "delivery" / "templates"
@@ -168,13 +168,9 @@ def test_html_gets_no_markup_from_a_hostile_value(value: str) -> None:
 
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 def test_plain_text_gets_one_line_from_a_hostile_value(value: str) -> None:
-    alert = hostile_alert(value)
-    short = render_short(alert)
-    subject = render(alert, "html").title
-    for line in (short, subject):
-        assert is_one_visible_line(line)
-        assert "\n" not in line and "\r" not in line
-    assert len(short) <= SHORT_MAX
+    subject = render(hostile_alert(value), "html").title
+    assert is_one_visible_line(subject)
+    assert "\n" not in subject and "\r" not in subject
     assert one_line(value)[: TEXT_VALUE_MAX - 1].rstrip() in subject
 
 
@@ -275,7 +271,6 @@ def test_unknown_kind_and_severity_are_data() -> None:
     assert "(`&#96;x&#96;&#93;(http&#58;//evil)`)" in markdown  # a backtick cannot close our code span
     html = render(alert, "html").body
     assert "<b>" not in html and "&lt;b&gt;loud&lt;/b&gt;" in html
-    assert "<b>loud</b>" in render_short(alert)  # plain text: shown as it is, on one line
 
 
 def test_every_template_declares_its_medium() -> None:
@@ -284,7 +279,6 @@ def test_every_template_declares_its_medium() -> None:
     assert {name: medium_of(name) for name in names} == {
         "alert.html.j2": "html",
         "alert.md.j2": "markdown",
-        "alert.short.txt.j2": "text",
         "alert.title.md.j2": "markdown",
         "alert.title.txt.j2": "text",
         "digest.html.j2": "html",
@@ -330,11 +324,3 @@ def test_any_text_reaches_html_only_escaped(value: str) -> None:
     parsed = parse_html(html)
     assert parsed.tags == parse_html(render(HARMLESS, "html").body).tags
     assert parsed.paragraphs[1] == one_line(value)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=300))
-def test_any_text_reaches_sms_as_one_short_line(value: str) -> None:
-    short = render_short(hostile_alert(value))
-    assert is_one_visible_line(short)
-    assert len(short) <= SHORT_MAX

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from detectors.river_models import SeriesScorer, score_series
 from detectors.river_season import detect_period
 from detectors.series import score_csv
-from paypulse.errors import ConfigError, StateError
+from kernel.errors import ConfigError, StateError
 
 # Documented quietness: on stationary Gaussian noise the 99th percentile score after warm-up stays
 # below this (measured: at most 0.06 over 40 seeds, 0.04 on average).

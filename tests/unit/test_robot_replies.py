@@ -25,10 +25,10 @@ from alerting.delivery.robots import (
     LarkRobot,
     WeComRobot,
 )
-from alerting.model import Alert, Impact, Scope
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox
-from paypulse.clock import ManualClock
+from kernel.alerts import Alert, Impact, Scope
+from kernel.clock import ManualClock
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

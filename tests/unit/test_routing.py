@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from alerting.model import Alert, Impact, Scope
 from alerting.routing import Route, match_routes, routes_from_settings, target_key
-from paypulse.errors import ConfigError
-from paypulse.settings import AlertingSettings, RouteSettings
+from kernel.alerts import Alert, Impact, Scope
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, RouteSettings
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from alerting.model import Scope
 from detectors.counts import CountDetector
 from detectors.seasonal import DAY_MS, SeasonalProfile
 from detectors.sequential import SequentialRateDetector
-from paypulse.observation import Observation
+from kernel.alerts import Scope
+from kernel.observation import Observation
 
 WINDOW_MS = 10_000
 DAY_WINDOWS = DAY_MS // WINDOW_MS

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from alerting.model import Scope
 from detectors.sequential import SequentialRateDetector
-from paypulse.observation import Observation
+from kernel.alerts import Scope
+from kernel.observation import Observation
 
 WINDOW_MS = 10_000
 

@@ -8,13 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from kernel.durations import format_duration
+from kernel.errors import ConfigError
+from kernel.settings import AlertingSettings, Settings, env_names, load_settings
 from paypulse.cli.common import check_writable, settings_with
-from paypulse.durations import format_duration
-from paypulse.errors import ConfigError
-from paypulse.settings import Settings, env_names, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "paypulse.example.toml"
 
@@ -33,18 +33,23 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def _fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
-    """(table, key) for every field, recursing into sections and route entries."""
+def _fields(
+    model: type[BaseModel], prefix: str = "", within: frozenset = frozenset()
+) -> list[tuple[str, str]]:
+    """(table, key) for every field, recursing into sections and route entries (a routing tree's
+    child routes, which are routes again, once)."""
     out = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
         inner = getattr(annotation, "__args__", (None,))[0]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            out += _fields(annotation, f"{prefix}{name}.")
+            out += _fields(annotation, f"{prefix}{name}.", within | {model})
+        elif isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in within | {model}:
+            out += _fields(inner, f"{prefix}{name}.", within | {model})
         elif isinstance(inner, type) and issubclass(inner, BaseModel):
-            out += _fields(inner, f"{prefix}{name}.")
+            continue
         else:
-            out.append((prefix.rstrip("."), name))
+            out.append((prefix.rstrip("."), info.alias or name))  # as the file spells it
     return out
 
 
@@ -216,6 +221,7 @@ DURATION_IDS = [f"{table}.{key}" for table, key, _ in DURATIONS]
 #: Zero is no setting at all for these (a zero back-off retries in a loop, a zero max_ahead holds
 #: every event); for the rest zero means "off" (no lateness, no warm-up, no hold).
 ZERO_REFUSED = {
+    "recovery.snapshot_every",
     "source.batch_timeout",
     "windows.width",
     "windows.max_ahead",
@@ -359,11 +365,21 @@ def test_unknown_key_suggests_the_nearest_one(tmp_path: Path) -> None:
 # --- the environment ---------------------------------------------------------------------------
 
 
+#: Tables set as a whole from the environment (lists of tables, and the routing tree).
+WHOLE = (
+    "alerting.routes",
+    "alerting.route",
+    "alerting.oncall.people",
+    "alerting.oncall.overrides",
+    "alerting.escalation.levels",
+)
+
+
 def test_every_setting_has_an_environment_variable() -> None:
     names = env_names()
     for table, key in _fields(Settings):
-        if table == "alerting.routes":
-            continue  # set as a whole: PAYPULSE_ALERTING__ROUTES
+        if any(table == t or table.startswith(f"{t}.") for t in WHOLE):
+            continue  # a list of tables, or the routing tree, is set whole: PAYPULSE_ALERTING__ROUTES
         name = "PAYPULSE_" + "__".join(p.upper() for p in (*table.split("."), key) if p)
         assert names[name] == (*[t for t in table.split(".") if t], key)
 
@@ -565,3 +581,12 @@ def test_check_writable_blames_a_command_line_option(tmp_path: Path) -> None:
     settings = settings_with(None, alerting={"log": tmp_path / "x" / "alerts.jsonl"})
     with pytest.raises(ConfigError, match=r"alerting\.log = .* from the command line: cannot write there"):
         check_writable(settings, "alerting.log")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("endpoints", {"dingtalk": "egress.example.com/dingtalk"}), ("link", "status page"), ("rate_limit", 0)],
+)
+def test_delivery_settings_refuse_what_cannot_be_used(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        AlertingSettings(**{field: value})

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from paypulse.events import Callback, Complaint, DeadLetter, Payment, parse_line
+from kernel.events import Callback, Complaint, DeadLetter, Payment, parse_line
 from paypulse.simulator import Scenario, Simulator, validate_scenario
 
 HOUR_MS = 3_600_000

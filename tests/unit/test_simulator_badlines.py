@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from paypulse.events import DeadLetter, parse_line
+from kernel.events import DeadLetter, parse_line
 from paypulse.simulator import BAD_LINE_KINDS, Simulator, validate_scenario
 from paypulse.simulator.badlines import make_bad_line
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 from paypulse.simulator import Simulator, validate_scenario
 
 _CST = timezone(timedelta(hours=8))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from paypulse.events import Callback, Complaint, Payment, parse_line
+from kernel.events import Callback, Complaint, Payment, parse_line
 from paypulse.simulator import Scenario, Simulator, validate_scenario
 
 MINUTE = 60_000

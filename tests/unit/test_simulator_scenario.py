@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paypulse.errors import ConfigError
+from kernel.errors import ConfigError
 from paypulse.simulator import Scenario, Simulator, load_scenario, parse_duration, validate_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

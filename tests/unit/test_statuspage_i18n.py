@@ -22,8 +22,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from pydantic import SecretStr
 
-from paypulse.clock import ManualClock
-from paypulse.settings import StatusPageSettings
+from kernel.clock import ManualClock
+from kernel.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from statuspage.i18n import COOKIE, LANGUAGES, LOCALE_DIR, LOCALES, load_catalogues, negotiate
 from statuspage.incidents import STATES
@@ -165,7 +165,7 @@ def test_the_template_lists_exactly_the_source_messages() -> None:
 
 
 def test_a_missing_compiled_catalogue_is_a_clear_error(tmp_path: Path) -> None:
-    from paypulse.errors import StateError
+    from kernel.errors import StateError
 
     with pytest.raises(StateError, match=r"zh_CN/LC_MESSAGES/messages.mo cannot be read .*pybabel compile"):
         load_catalogues(tmp_path)

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from paypulse.clock import ManualClock
-from paypulse.settings import StatusPageSettings
+from kernel.clock import ManualClock
+from kernel.settings import StatusPageSettings
 from statuspage import Banner, create_app
 from statuspage.auth import OpsGuard, ops_refusal
 from statuspage.headers import SECURITY_HEADERS, SecurityHeaders

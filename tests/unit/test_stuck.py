@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from paypulse.stuck import StuckOrder, StuckTracker
+from engine.stuck import StuckOrder, StuckTracker
 
 MIN = 60_000
 TIMEOUT = 5 * MIN

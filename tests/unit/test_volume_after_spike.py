@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerting.model import Scope
 from detectors.suite import build_detectors
-from paypulse.observation import Observation
-from paypulse.settings import DetectorSettings
+from kernel.alerts import Scope
+from kernel.observation import Observation
+from kernel.settings import DetectorSettings
 
 WINDOW_MS = 10_000
 

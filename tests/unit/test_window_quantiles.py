@@ -14,10 +14,10 @@ from ddsketch import DDSketch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.model import Scope
-from paypulse import windows as windows_module
-from paypulse.events import Callback
-from paypulse.windows import SKETCH_ACCURACY, latency_quantiles
+from engine import windows as windows_module
+from engine.windows import SKETCH_ACCURACY, latency_quantiles
+from kernel.alerts import Scope
+from kernel.events import Callback
 from tests.unit.test_windows import QUANTILES, T0, make_windows
 
 

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.model import Scope
-from paypulse.events import Callback, Complaint, Payment
-from paypulse.observation import Observation
-from paypulse.windows import SKETCH_ACCURACY, ClosedWindow, Windows, observation_of
+from engine.windows import SKETCH_ACCURACY, ClosedWindow, Windows, observation_of
+from kernel.alerts import Scope
+from kernel.events import Callback, Complaint, Payment
+from kernel.observation import Observation
 
 WIDTH = 10_000
 LATENESS = 30_000

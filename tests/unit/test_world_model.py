@@ -21,7 +21,7 @@ from benchmarks.world.__main__ import main as world_main
 from benchmarks.world.callbacks import draw_callbacks
 from benchmarks.world.payments import draw_payments
 from benchmarks.world.records import concat
-from paypulse.events import Callback, Complaint, Payment, parse_batch
+from kernel.events import Callback, Complaint, Payment, parse_batch
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -67,8 +67,8 @@ def test_disorder_stays_within_the_lateness_and_duplicates_are_about_one_in_a_th
 
 
 def test_the_engine_rejects_no_line_and_counts_the_duplicates() -> None:
-    from paypulse.engine import Engine
-    from paypulse.settings import Settings
+    from engine.core import Engine
+    from kernel.settings import Settings
 
     world = World(WorldConfig(peak=30.0, days=1, seed=5))
     engine = Engine(Settings())

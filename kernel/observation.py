@@ -1,6 +1,6 @@
 """One closed event-time window of one scope: what detectors judge and dashboards show.
 
-Built by :mod:`paypulse.windows` from 10-second tumbling windows and their 1- and 5-minute
+Built by :mod:`engine.windows` from 10-second tumbling windows and their 1- and 5-minute
 roll-ups. Plain numbers only, so an observation is cheap to make, compare and keep.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerting.model import Scope
+from kernel.alerts import Scope
 
 __all__ = ["Observation", "add_observations"]
 

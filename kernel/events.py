@@ -28,7 +28,7 @@ from typing import Annotated, Final, Literal
 import msgspec
 from babel.numbers import get_currency_precision, list_currencies
 
-from paypulse.errors import InputError
+from kernel.errors import InputError
 
 __all__ = [
     "COMPLAINT_CATEGORIES",

@@ -16,9 +16,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from alerting.model import Scope
-from paypulse.observation import Observation
-from paypulse.windows import ATTEMPTS, CALLBACKS, OVERDUE, ClosedWindow, observation_of, sum_leaves
+from engine.windows import ATTEMPTS, CALLBACKS, OVERDUE, ClosedWindow, observation_of, sum_leaves
+from kernel.alerts import Scope
+from kernel.observation import Observation
 
 __all__ = ["HeavyHitters", "MerchantMinutes"]
 

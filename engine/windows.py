@@ -27,9 +27,9 @@ from typing import Final
 
 from ddsketch import DDSketch, LogarithmicMapping
 
-from alerting.model import Scope
-from paypulse.events import Callback, Event, Payment
-from paypulse.observation import Observation
+from kernel.alerts import Scope
+from kernel.events import Callback, Event, Payment
+from kernel.observation import Observation
 
 __all__ = ["ClosedWindow", "LeafKey", "Windows"]
 
@@ -76,7 +76,7 @@ class Windows:
     """Assigns events to open windows and closes them as the watermark moves.
 
     >>> w = Windows(width_ms=10_000, lateness_ms=30_000, slow_callback_ms=60_000)
-    >>> from paypulse.events import parse_line
+    >>> from kernel.events import parse_line
     >>> w.add(parse_line(b'{"type":"payment","ts":1767225600000,"channel":"alipay","order_id":"o1",'
     ...                  b'"amount":10,"status":"succeeded"}'))
     True
@@ -134,7 +134,7 @@ class Windows:
         window = self._open.get(w)
         if window is None:
             window = self._open[w] = ({}, {}, {})
-        channel = event.channel  # one of a bounded set: the engine admits names (paypulse.names)
+        channel = event.channel  # one of a bounded set: the engine admits names (engine.names)
         if channel not in self.channels:
             self.channels.add(channel)
         acc = window[0].get(channel)

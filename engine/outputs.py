@@ -9,15 +9,16 @@ the record of what happened, readable with ``jq`` and replayable by tests.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import orjson
 
-from alerting.model import Alert
-from paypulse.clock import ManualClock
-from paypulse.engine import EngineOutput
-from paypulse.events import DeadLetter
+from engine.core import EngineOutput
+from kernel.alerts import Alert
+from kernel.clock import ManualClock
+from kernel.events import DeadLetter
 
 __all__ = ["AlertSubscriber", "JsonlFile", "Outputs"]
 
@@ -68,22 +69,41 @@ class Outputs:
         dead_letter: Path,
         subscribers: list[AlertSubscriber] | None = None,
         event_clock: ManualClock | None = None,
+        log_marks: Callable[[Alert], dict[str, Any]] | None = None,
     ) -> None:
         self.alert_log = JsonlFile(alert_log)
         self.dead_letter = JsonlFile(dead_letter)
         self.subscribers = subscribers or []
         self.event_clock = event_clock  # the banner's hold runs on event time in replays
         self.alerts_written = 0
+        self.log_marks = log_marks  # what else a change's line says, e.g. the silence holding it
+        self.logged = 0  # numbered alert changes the log holds: 0 .. logged - 1
+
+    def resume(self, logged: int) -> None:
+        """After a restart from a snapshot: the log already holds changes 0 .. ``logged`` - 1, and
+        the engine will produce some of them again (those after its snapshot)."""
+        self.logged = logged
 
     def write(self, out: EngineOutput, event_time_ms: int | None = None) -> None:
+        """Write one output; a numbered alert change the log already holds is skipped.
+
+        The subscribers see a change before the log takes it: after a crash between the two, the
+        change is produced again and reaches them twice (the banner and the fan-out take a
+        repeated change as a no-op), never zero times.
+        """
         if self.event_clock is not None and event_time_ms is not None and event_time_ms >= 0:
             self.event_clock.set(event_time_ms / 1000)
         self.dead_letter.write([dead_letter_row(d) for d in out.dead_letters])
-        self.alert_log.write([a.to_json() for a in out.alerts])
-        self.alerts_written += len(out.alerts)
-        for alert in out.alerts:
+        alerts = out.alerts
+        if out.first_alert_seq >= 0:
+            alerts = alerts[max(self.logged - out.first_alert_seq, 0) :]
+            self.logged = max(self.logged, out.first_alert_seq + len(out.alerts))
+        for alert in alerts:
             for subscriber in self.subscribers:
                 subscriber.observe(alert)
+        marks = self.log_marks or (lambda _alert: {})
+        self.alert_log.write([{**a.to_json(), **marks(a)} for a in alerts])
+        self.alerts_written += len(alerts)
 
     def close(self) -> None:
         self.alert_log.close()

@@ -7,7 +7,7 @@
   + StateError     a snapshot or stored row we cannot restore
   + InputFileError a whole input file is missing, unreadable or not the layout asked for
 
-Bad events never escape as exceptions: :func:`paypulse.events.parse_line` turns them into
+Bad events never escape as exceptions: :func:`kernel.events.parse_line` turns them into
 values, so one poisoned line cannot stop the stream.
 """
 
@@ -25,6 +25,7 @@ __all__ = [
     "InputFileError",
     "PayPulseError",
     "StateError",
+    "UsageError",
 ]
 
 #: Every reason a line can be dead-lettered for; also the label values of
@@ -134,3 +135,7 @@ class InputFileError(PayPulseError):
 
     def __reduce__(self) -> tuple[type[InputFileError], tuple[Path, str]]:
         return type(self), (self.path, self.problem)  # crosses process boundaries as itself
+
+
+class UsageError(PayPulseError):
+    """An operator's command or API call is wrong: the message names the argument and the fix."""

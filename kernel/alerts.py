@@ -71,10 +71,10 @@ class Impact:
     amount_per_min: float
     channels: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, exact: bool = False) -> dict[str, Any]:
         return {
-            "orders_per_min": round(self.orders_per_min, 2),
-            "amount_per_min": round(self.amount_per_min, 2),
+            "orders_per_min": self.orders_per_min if exact else round(self.orders_per_min, 2),
+            "amount_per_min": self.amount_per_min if exact else round(self.amount_per_min, 2),
             "channels": list(self.channels),
         }
 
@@ -122,8 +122,9 @@ class Alert:
     def customer_facing(self) -> bool:
         return self.kind in CUSTOMER_FACING_KINDS
 
-    def to_json(self) -> dict[str, Any]:
-        """The alert log's line, field for field."""
+    def to_json(self, exact: bool = False) -> dict[str, Any]:
+        """The alert log's line, field for field; ``exact`` keeps every float whole (a snapshot,
+        from which a resumed run must go on exactly as an uninterrupted one)."""
         return {
             "id": self.id,
             "fingerprint": self.fingerprint,
@@ -134,9 +135,9 @@ class Alert:
             "started_at": _iso(self.started_at),
             "detected_at": _iso(self.detected_at),
             "resolved_at": _iso(self.resolved_at),
-            "value": round(self.value, 6),
-            "baseline": round(self.baseline, 6),
-            "impact": self.impact.to_json(),
+            "value": self.value if exact else round(self.value, 6),
+            "baseline": self.baseline if exact else round(self.baseline, 6),
+            "impact": self.impact.to_json(exact),
             "suggested_action": self.suggested_action,
             "summary": self.summary,
         }

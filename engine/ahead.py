@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from paypulse.events import DEFAULT_LIMITS, DeadLetter, Event, EventLimits, parse_line
+from kernel.events import DEFAULT_LIMITS, DeadLetter, Event, EventLimits, parse_line
 
 __all__ = ["AheadGuard"]
 
@@ -53,7 +53,7 @@ def _arrival(item: _Waiting) -> int:
 class AheadGuard:
     """Holds events stamped ahead of the stream until the stream reaches or confirms them.
 
-    >>> from paypulse.events import parse_line
+    >>> from kernel.events import parse_line
     >>> guard = AheadGuard(lateness_ms=30_000, max_ahead_ms=600_000, confirm=5, anchor=1)
     >>> line = b'{"type":"complaint","ts":%d,"channel":"alipay"}'
     >>> t0 = 1_767_225_600_000

@@ -1,9 +1,9 @@
 """What a reconciliation run is told: time zone, cut-off, holding SLA, fee rates, repairs, routing.
 
-One pydantic model, the ``[reconciliation]`` table of ``paypulse.toml``. It lives with the domain
-rather than in :mod:`paypulse.settings` so the fields are declared once; the settings model
-includes it as a section, and tests build ``Policy(...)`` directly. Money is ``Decimal`` in the
-currency's major unit (``"0.05"``), never a float.
+One pydantic model, the ``[reconciliation]`` table of ``paypulse.toml``, declared once here in the
+kernel beside the difference classes it names (:mod:`kernel.differences`); the settings model
+includes it as a section, the reconciliation package reads it, and tests build ``Policy(...)``
+directly. Money is ``Decimal`` in the currency's major unit (``"0.05"``), never a float.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from paypulse.durations import Duration
-from reconciliation.classes import CLASSES
+from kernel.differences import CLASSES
+from kernel.durations import Duration
 
 __all__ = ["PROVIDERS", "GenericColumns", "Policy", "Repairs"]
 

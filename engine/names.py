@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Final
 
-from paypulse.merchants import HeavyHitters
+from engine.merchants import HeavyHitters
 
 __all__ = ["OTHER", "ChannelNames"]
 

@@ -12,32 +12,33 @@ always give the same alerts.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle
-from alerting.model import Alert, Scope
 from detectors.budget import AlarmBudget
 from detectors.protocol import Detector, Stepper, Verdict
 from detectors.suite import build_detectors, paging_tests
-from paypulse.ahead import AheadGuard
-from paypulse.dedup import EventIdFilter
-from paypulse.engine_output import EngineOutput, EngineStats
-from paypulse.errors import StateError
-from paypulse.events import Callback, DeadLetter, Event, EventLimits, Payment, parse_batch
-from paypulse.merchants import HeavyHitters, MerchantMinutes
-from paypulse.names import ChannelNames
-from paypulse.observation import Observation, add_observations
-from paypulse.settings import Settings
-from paypulse.stuck import StuckTracker
-from paypulse.windows import OVERDUE, Windows
+from engine.ahead import AheadGuard
+from engine.dedup import EventIdFilter
+from engine.merchants import HeavyHitters, MerchantMinutes
+from engine.names import ChannelNames
+from engine.output import EngineOutput, EngineStats
+from engine.stuck import StuckTracker
+from engine.view import EngineView, ScopeView, last_minute
+from engine.windows import OVERDUE, Windows
+from kernel.alerts import Alert, Scope
+from kernel.errors import StateError
+from kernel.events import Callback, DeadLetter, Event, EventLimits, Payment, parse_batch
+from kernel.observation import Observation, add_observations
+from kernel.settings import Settings
 
 __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
 _MAX_DEDUP_IDS = 2_000_000
 _HISTORY = 30  # closed windows kept per scope: the 5-minute view at 10 s windows
+_KEPT = 6  # of them in a snapshot: the minute view, and the window an alert's impact reads
 _STREAMS = ("payments", "callbacks", "callback_delays")
 
 # detectors stepped per payment, per callback (failed?), per processed callback (late?)
@@ -76,7 +77,6 @@ class Engine:
         self.history: dict[Scope, deque[Observation]] = {}
         self.scores: dict[tuple[str, Scope], float] = {}
         self.totals: dict[str, Observation] = {}  # per channel, since start: the Prometheus counters
-        self.lock = threading.RLock()  # held by the adapter around process(); readers take it too
         # (channel, merchant with a scope or None) -> the per-event detectors its events feed: the
         # channel's, all payments' and the merchant's; rebuilt lazily whenever scopes come or go
         self._steppers: dict[tuple[str, str | None], _Steppers] = {}
@@ -89,7 +89,7 @@ class Engine:
         """Take one batch of raw lines."""
         events, raws, dead = parse_batch(lines, self.limits)
         events, raws, refused = self.ahead.admit(events, raws)
-        out = EngineOutput()
+        out = EngineOutput(first_alert_seq=self.stats.alert_changes)
         self._count_events(events, raws, dead, out)
         dead += refused
         for letter in dead:
@@ -180,7 +180,7 @@ class Engine:
     def finish(self) -> EngineOutput:
         """End of input: close every open window and judge it (replays and tests)."""
         events, raws, refused = self.ahead.drain()
-        out = EngineOutput()
+        out = EngineOutput(first_alert_seq=self.stats.alert_changes)
         if events:  # the first events of a stream shorter than the guard's anchor
             self._count_events(events, raws, refused, out)
             self._flush(out)
@@ -389,6 +389,15 @@ class Engine:
             **self.lifecycle.snapshot(),  # its keys sit at the top level of the snapshot
             "stats": asdict(self.stats),
             "totals": {c: asdict(o) | {"scope": None} for c, o in self.totals.items()},
+            # what a judgement made before the next window closes reads: each scope's recent
+            # windows (an alert's impact, the minute view) and every test's latest score (whether
+            # another channel's test is on the way); without them a resumed run's first alerts
+            # would differ from an uninterrupted run's
+            "recent": [
+                [scope.channel, scope.merchant_id, [asdict(o) | {"scope": None} for o in list(ring)[-_KEPT:]]]
+                for scope, ring in self.history.items()
+            ],
+            "scores": [[kind, s.channel, s.merchant_id, score] for (kind, s), score in self.scores.items()],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -412,8 +421,35 @@ class Engine:
         self.lifecycle.restore(state)
         self.stats = EngineStats(**state["stats"])
         self.totals = {c: Observation(**(row | {"scope": Scope(c)})) for c, row in state["totals"].items()}
+        for channel, merchant_id, rows in state.get("recent", []):  # older snapshots kept no windows
+            scope = Scope(channel, merchant_id)
+            for row in rows:
+                self._remember(Observation(**(row | {"scope": scope})))
+        self.scores = {(kind, Scope(c, m)): score for kind, c, m, score in state.get("scores", [])}
 
     # -- views ----------------------------------------------------------------------------------
+
+    def view(self) -> EngineView:
+        """The state readers need, as a frozen copy (see :mod:`engine.view`)."""
+        stuck: dict[str, int] = {}
+        for order in self.stuck.stuck_now.values():
+            stuck[order.channel] = stuck.get(order.channel, 0) + 1
+        scopes = {}
+        for scope, ring in self.history.items():
+            minute = last_minute(ring)
+            if minute is not None:
+                scopes[scope] = ScopeView(minute, self.volume_baseline(scope))
+        s = self.stats
+        return EngineView(
+            stats=replace(s, accepted=dict(s.accepted), rejected=dict(s.rejected), alerts=dict(s.alerts)),
+            watermark_ms=self.windows.watermark,
+            max_ts=self.windows.max_ts,
+            scores=dict(self.scores),
+            firing=tuple(self.firing()),
+            stuck_by_channel=stuck,
+            totals=dict(self.totals),
+            scopes=scopes,
+        )
 
     def firing(self) -> list[Alert]:
         """Alerts on-call has been told are firing."""
