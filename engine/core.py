@@ -129,7 +129,7 @@ class Engine:
         for event, raw in zip(events, raws, strict=True):
             event.channel = names(event.channel) or place(event.channel)
             event_id = event.event_id
-            if event_id is not None and not first(event_id, event.ts):
+            if event_id is not None and not first(event_id, event.ts, windows.max_ts):
                 n_dup += 1
                 continue
             if not add(event):

@@ -18,6 +18,13 @@ class EventIdFilter:
     >>> seen = EventIdFilter(horizon_ms=60_000, max_ids=100)
     >>> seen.first("e1", 0), seen.first("e1", 10), seen.first("e1", 70_000)
     (True, False, True)
+
+    An id older than the horizon before stream time ``now_ms`` is forgotten whether or not
+    :meth:`expire` has run since, so the answer does not depend on when expiry happens (how the
+    lines were cut into batches):
+
+    >>> seen.first("e2", 0, now_ms=0), seen.first("e2", 0, now_ms=60_001)
+    (True, True)
     """
 
     def __init__(self, horizon_ms: int, max_ids: int) -> None:
@@ -29,22 +36,20 @@ class EventIdFilter:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def first(self, event_id: str, ts_ms: int) -> bool:
-        """True the first time ``event_id`` is seen within the horizon (runs once per event)."""
+    def first(self, event_id: str, ts_ms: int, now_ms: int = -(2**62)) -> bool:
+        """True the first time ``event_id`` is seen within the horizon (runs once per event);
+        ``now_ms`` is stream time, before which ids older than the horizon count as forgotten."""
         ids = self._ids
         seen = ids.get(event_id)
-        if seen is None:
-            ids[event_id] = ts_ms
-            self._order.append((ts_ms, event_id))
-            if len(ids) > self.max_ids:
-                self._drop_oldest()
-            return True
-        if -self.horizon_ms <= ts_ms - seen <= self.horizon_ms:
+        horizon = self.horizon_ms
+        if seen is not None and seen >= now_ms - horizon and -horizon <= ts_ms - seen <= horizon:
             return False
-        ids[event_id] = ts_ms  # seen before the horizon: a new sighting
+        ids[event_id] = ts_ms  # a first sighting, or one after the last was forgotten
         self._order.append((ts_ms, event_id))
         if len(ids) > self.max_ids:
-            self._drop_oldest()
+            self.expire(now_ms)  # what is forgotten by now does not take a place
+            if len(ids) > self.max_ids:
+                self._drop_oldest()
         return True
 
     def expire(self, now_ms: int) -> None:

@@ -74,7 +74,10 @@ def simulate(
     loaded = load_scenario(scenario, seed=seed, duration=duration, start=start)
     simulator = Simulator(loaded)
     # live: one-second chunks, each sent when its second has come (Prometheus sees no lag)
-    chunks = paced(simulator.chunks(step_ms=1000)) if live else simulator.chunks(step_ms=BLOCK_MS)
+    if live:
+        chunks = paced(simulator.chunks(step_ms=1000), origin_ms=loaded.start_ms)
+    else:
+        chunks = simulator.chunks(step_ms=BLOCK_MS)
     began = time.perf_counter()
     if kafka_brokers is not None:
         with kafka_writer(kafka_brokers, topic) as write:

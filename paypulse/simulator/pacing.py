@@ -23,9 +23,12 @@ def paced(
     stop: threading.Event | None = None,
     stop_after_s: float | None = None,
     on_first: Callable[[int, float], None] | None = None,
+    origin_ms: int | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Iterator[Chunk]:
-    """``chunks``, each released once ``(its end - the first's end) / speed`` seconds have passed.
+    """``chunks``, each released once ``(its end - origin) / speed`` seconds have passed; the
+    origin is ``origin_ms`` (the event time of now: a live feed sends no line before its time),
+    else the first chunk's end (a demo starts at once).
 
     Ends early when ``stop`` is set or after ``stop_after_s`` seconds of real time. ``on_first``
     gets the first chunk's end (epoch ms) and the monotonic time the pacing started from.
@@ -39,7 +42,7 @@ def paced(
     first_ms: int | None = None
     for end_ms, lines in chunks:
         if first_ms is None:
-            first_ms = end_ms
+            first_ms = end_ms if origin_ms is None else origin_ms
             if on_first is not None:
                 on_first(end_ms, started)
         due = started + (end_ms - first_ms) / 1000 / speed

@@ -72,8 +72,8 @@ def test_bad_input_exits_2_with_one_readable_line(tmp_path: Path, args: list[str
 
 def test_live_starts_now_and_sends_each_second_when_it_comes(tmp_path: Path) -> None:
     """What the compose stack's simulator does, so that the monitor runs on time: a 4-second
-    scenario starting at the wall clock's second takes at least 3 seconds to send, and every line's
-    time falls within the run."""
+    scenario starting at the wall clock's second takes at least 3 seconds to send, and no line is
+    sent before its time."""
     out = tmp_path / "live.jsonl"
     began = time.time()
     done = _paypulse(
