@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 
 from alerting.console import SAY, STATES
-from alerting.delivery.apprise_notifier import mask_url
-from alerting.delivery.dispatcher import delivery_urls
 from alerting.outbox import Outbox
 from alerting.routing import target_key
 from kernel.clock import SystemClock
@@ -42,6 +40,9 @@ def list_command(
     config: ConfigOption = None,
 ) -> None:
     """Notifications in the outbox, oldest first."""
+    from alerting.delivery.apprise_notifier import mask_url  # Apprise loads only to name targets
+    from alerting.delivery.dispatcher import delivery_urls
+
     op, outbox = _open(config, lang)
     names = {target_key(t.url): mask_url(t.url) for t in delivery_urls(op.settings.alerting)}
     rows = [r for r in outbox.rows() if (r.state == state if state else r.state != "delivered")]

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import Progress, TransferSpeedColumn
 from rich.table import Table
 
-from engine.outputs import Outputs
-from engine.sources import FileSource
 from paypulse.cli.common import ConfigOption, check_writable, settings_with
-from paypulse.evaluation import evaluate
+
+if TYPE_CHECKING:  # the engine loads with the command, not with every `paypulse` call
+    from engine.sources import FileSource
 
 console = Console(stderr=True)
 
@@ -37,6 +37,8 @@ def replay(
     from bytewax.testing import run_main
 
     from dataflows.flow import build_flow
+    from engine.outputs import Outputs
+    from engine.sources import FileSource
 
     settings = settings_with(config, alerting={"log": alerts_out}, dead_letter={"dead_letter": dead_letter})
     check_writable(settings, "dead_letter", "alerting.log")
@@ -98,6 +100,8 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _print_evaluation(alerts_out: Path, labels: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    from paypulse.evaluation import evaluate
+
     windows = engine.windows
     first = min((h[0].start_ms for h in engine.history.values() if h), default=0)
     days = max((windows.max_ts - first) / 86_400_000, 1e-9) if first else 1.0

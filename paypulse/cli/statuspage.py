@@ -13,13 +13,11 @@ import socket
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from kernel.clock import SystemClock
 from kernel.errors import ConfigError
 from paypulse.cli.common import ConfigOption, check_writable, settings_with
-from statuspage import Banner, create_app
 
 console = Console(stderr=True)
 
@@ -37,6 +35,10 @@ def statuspage(
     check_writable(loaded, "statuspage.db")
     settings = loaded.statuspage
     sock = _listen(settings.host, settings.port)
+    import uvicorn  # the web stack loads with this command, not with every `paypulse` call
+
+    from statuspage import Banner, create_app
+
     banner = Banner.from_settings(settings, SystemClock())
     try:
         server = uvicorn.Server(
