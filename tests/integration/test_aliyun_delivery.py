@@ -36,7 +36,7 @@ from alerting.outbox import Outbox
 from kernel.alerts import Alert, Impact, Scope
 from kernel.clock import ManualClock
 from kernel.settings import AlertingSettings, RouteSettings
-from tests.fixtures.receiver import serve
+from tests.fixtures.receiver import reply_json, serve
 
 pytestmark = pytest.mark.integration
 
@@ -138,12 +138,7 @@ def _handler(fake: FakeAliyun) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             params = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
             status, reply = fake.answer(params)
-            data = json.dumps(reply, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_json(self, status, reply)
 
         def log_message(self, format: str, *args: Any) -> None:
             """The recorded requests are the log."""

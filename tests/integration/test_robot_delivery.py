@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +34,7 @@ from alerting.outbox import Outbox
 from kernel.alerts import Alert, Impact, Scope
 from kernel.clock import ManualClock
 from kernel.settings import AlertingSettings, RouteSettings
+from tests.fixtures.receiver import reply_json, serve
 
 pytestmark = pytest.mark.integration
 
@@ -160,12 +161,7 @@ def _handler(robots: FakeRobots) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             split = urlsplit(self.path)
             reply = robots.answer(split.path, parse_qs(split.query), json.loads(self.rfile.read(length)))
-            data = json.dumps(reply).encode()
-            self.send_response(200)  # robots answer 200 and put the verdict in the body
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_json(self, 200, reply)  # robots answer 200 and put the verdict in the body
 
         def log_message(self, format: str, *args: Any) -> None:
             """The recorded calls are the log."""
@@ -181,16 +177,9 @@ def clock() -> ManualClock:
 @pytest.fixture
 def robots(clock: ManualClock) -> Iterator[FakeRobots]:
     fake = FakeRobots(clock)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(fake)) as port:
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
