@@ -4,7 +4,8 @@ Three event types share ``type``, ``ts``, ``channel`` and optional ``merchant_id
 
 * ``payment``: ``order_id``, ``amount`` (number or decimal string, > 0), ``currency`` (CNY),
   ``status`` (succeeded | failed), optional ``error_code``. One attempt reaching a terminal state.
-* ``callback``: ``order_id``, ``paid_at``, ``status`` (processed | failed). The provider's
+* ``callback``: ``order_id``, ``paid_at``, ``status`` (processed | failed), optional ``amount``
+  and ``currency`` (what the provider says was paid, checked as a payment's are). The provider's
   asynchronous notification; ``ts`` is its arrival, so latency is ``ts - paid_at``.
 * ``complaint``: ``category`` (paid_not_updated | charged_twice | refund | other; unknown values
   become other), optional ``order_id``.
@@ -114,6 +115,8 @@ class Callback(msgspec.Struct, tag="callback", tag_field="type", gc=False):
     status: Literal["processed", "failed"]
     merchant_id: _Id | None = None
     event_id: _EventId | None = None
+    amount: float | str | None = None  # the amount the provider notified, for live reconciliation
+    currency: _Currency = "CNY"
 
 
 class Complaint(msgspec.Struct, tag="complaint", tag_field="type", gc=False):
@@ -241,26 +244,8 @@ def parse_batch(
             ids += event.event_id
         kind = type(event)
         if kind is Payment:
-            amount = event.amount
-            scale = _SCALE.get(event.currency, 0)  # 0: not a currency, refused below
-            if type(amount) is str:
-                whole, dot, cents = amount.partition(".")
-                ok = (
-                    ok
-                    and whole.isdigit()
-                    and whole.isascii()
-                    and (not dot or (cents.isdigit() and cents.isascii() and 10 ** len(cents) <= scale))
-                )
-                amount = float(amount) if ok else 0.0
-            else:
-                scaled = amount * scale
-                ok = ok and 0.0 < amount <= max_amount and abs(scaled - round(scaled)) <= 1e-6 * scaled
-            ok = (
-                ok
-                and 0.0 < amount <= max_amount
-                and scale > 0
-                and (event.error_code is None or event.error_code in known)
-            )
+            amount = _plain_amount(event.amount, _SCALE.get(event.currency, 0), max_amount)
+            ok = ok and amount > 0.0 and (event.error_code is None or event.error_code in known)
             event.amount = amount
         elif kind is Callback:
             paid_at = event.paid_at
@@ -268,6 +253,11 @@ def parse_batch(
                 paid_at = int(paid_at.timestamp() * 1000)
             ok = ok and ts - 7 * 86_400_000 <= paid_at <= ts + _PAID_AT_AHEAD_MS
             event.paid_at = paid_at
+            if event.amount is not None:
+                event.amount = _plain_amount(event.amount, _SCALE.get(event.currency, 0), max_amount)
+                ok = ok and event.amount > 0.0
+            else:
+                ok = ok and event.currency in _SCALE
         elif event.category not in COMPLAINT_CATEGORIES:
             event.category = "other"
         if ok and ids.isascii() and not ids.strip(id_chars):
@@ -296,10 +286,7 @@ def _normalise(event: Event, limits: EventLimits) -> Event:
     if event.order_id is not None:
         _check_id(event.order_id, "order_id")
     if type(event) is Payment:
-        decimals = CURRENCY_DECIMALS.get(event.currency)
-        if decimals is None:
-            raise InputError("bad_currency", f"currency {event.currency!r} is not an ISO 4217 code")
-        event.amount = _to_amount(event.amount, decimals, limits.max_amount)
+        event.amount = _to_amount(event.amount, _decimals(event.currency), limits.max_amount)
         if event.error_code is not None:
             _check_name(event.error_code, "error_code")
     elif type(event) is Callback:
@@ -308,9 +295,48 @@ def _normalise(event: Event, limits: EventLimits) -> Event:
             raise InputError(
                 "bad_timestamp", "paid_at must be at most 7 days before ts and 5 minutes after it"
             )
+        decimals = _decimals(event.currency)
+        if event.amount is not None:
+            event.amount = _to_amount(event.amount, decimals, limits.max_amount)
     elif event.category not in COMPLAINT_CATEGORIES:
         event.category = "other"
     return event
+
+
+def _plain_amount(amount: float | str, scale: int, max_amount: float) -> float:
+    """``amount`` as a float when it is plainly valid in a currency of ``scale`` (10 ** decimals;
+    0 for no currency), else 0.0: :func:`parse_batch`'s fast check, which leaves naming what is
+    wrong to :func:`_to_amount`.
+
+    >>> _plain_amount("12.50", 100, 1e7), _plain_amount(12.5, 100, 1e7), _plain_amount("1.005", 100, 1e7)
+    (12.5, 12.5, 0.0)
+    >>> _plain_amount(float("nan"), 100, 1e7), _plain_amount("5", 0, 1e7), _plain_amount("1e3", 100, 1e7)
+    (0.0, 0.0, 0.0)
+    """
+    if type(amount) is str:
+        whole, dot, cents = amount.partition(".")
+        if not (
+            whole.isdigit()
+            and whole.isascii()
+            and (not dot or (cents.isdigit() and cents.isascii() and 10 ** len(cents) <= scale))
+        ):
+            return 0.0
+        amount = float(amount)
+    elif not 0.0 < amount <= max_amount:  # also NaN and infinity, before they reach round()
+        return 0.0
+    else:
+        scaled = amount * scale
+        if abs(scaled - round(scaled)) > 1e-6 * scaled:
+            return 0.0
+    return amount if 0.0 < amount <= max_amount and scale > 0 else 0.0
+
+
+def _decimals(currency: str) -> int:
+    """Decimals of ``currency``'s minor unit; InputError ``bad_currency`` if it is no ISO 4217 code."""
+    decimals = CURRENCY_DECIMALS.get(currency)
+    if decimals is None:
+        raise InputError("bad_currency", f"currency {currency!r} is not an ISO 4217 code")
+    return decimals
 
 
 def _safe(value: str) -> bool:

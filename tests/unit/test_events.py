@@ -138,6 +138,20 @@ MALFORMED = [
     pytest.param(line(PAYMENT, amount=True), "bad_amount", id="amount-bool"),
     pytest.param(line(PAYMENT, amount=None), "bad_amount", id="amount-null"),
     pytest.param(line(PAYMENT, amount=[1]), "bad_amount", id="amount-list"),
+    pytest.param(line(CALLBACK, amount="12.345"), "bad_amount", id="callback-amount-three-decimals"),
+    pytest.param(line(CALLBACK, amount=0), "bad_amount", id="callback-amount-zero"),
+    pytest.param(line(CALLBACK, amount=-1), "bad_amount", id="callback-amount-negative"),
+    pytest.param(line(CALLBACK, amount="1e3"), "bad_amount", id="callback-amount-exponent"),
+    pytest.param(line(CALLBACK, amount="NaN"), "bad_amount", id="callback-amount-nan"),
+    pytest.param(raw_json(CALLBACK, "amount", "1e400"), "bad_amount", id="callback-amount-overflow"),
+    pytest.param(line(CALLBACK, amount=True), "bad_amount", id="callback-amount-bool"),
+    pytest.param(line(CALLBACK, amount={"v": 1}), "bad_amount", id="callback-amount-object"),
+    pytest.param(line(CALLBACK, amount="10000000.01"), "bad_amount", id="callback-amount-over-max"),
+    pytest.param(
+        line(CALLBACK, amount="1.5", currency="JPY"), "bad_amount", id="callback-amount-decimals-jpy"
+    ),
+    pytest.param(line(CALLBACK, amount="5", currency="RMB"), "bad_currency", id="callback-currency-not-iso"),
+    pytest.param(line(CALLBACK, currency="XXX"), "bad_currency", id="callback-currency-without-amount"),
     pytest.param(line(PAYMENT, ts="2026-01-01T00:00:00"), "bad_timestamp", id="ts-naive"),
     pytest.param(line(PAYMENT, ts="yesterday"), "bad_timestamp", id="ts-text"),
     pytest.param(raw_json(PAYMENT, "ts", f"{TS}.5"), "bad_timestamp", id="ts-float"),
@@ -224,6 +238,16 @@ VALID = [
         line(CALLBACK, ts="2026-01-01T00:00:03Z", paid_at="2026-01-01T08:00:00+08:00", status="failed"),
         Callback(TS + 3000, "alipay", "o1", TS, "failed"),
         id="callback-rfc3339",
+    ),
+    pytest.param(
+        line(CALLBACK, amount="12.50"),
+        Callback(TS + 3000, "alipay", "o1", TS, "processed", amount=12.5),
+        id="callback-amount-string",
+    ),
+    pytest.param(
+        line(CALLBACK, amount=500, currency="JPY"),
+        Callback(TS + 3000, "alipay", "o1", TS, "processed", amount=500.0, currency="JPY"),
+        id="callback-amount-jpy",
     ),
     pytest.param(line(COMPLAINT), Complaint(TS, "wechat", "charged_twice"), id="complaint"),
     pytest.param(
