@@ -86,6 +86,7 @@ KIND_TITLES: Final = {
     "amount_deviation": N_("Unusual ticket size"),
     "complaint_spike": N_("Customer complaint spike"),
     "stuck_payments": N_("Payments stuck without callback"),
+    "reconciliation_difference": N_("Reconciliation difference"),
 }
 #: What a kind measures, as the summary sentence names it (keyed like the lifecycle's table).
 WHAT: Final[dict[str | tuple[str, str], str]] = {
@@ -97,6 +98,7 @@ WHAT: Final[dict[str | tuple[str, str], str]] = {
     "amount_deviation": N_("typical ticket size"),
     "complaint_spike": N_("complaints per minute"),
     "stuck_payments": N_("stuck payments per minute"),
+    "reconciliation_difference": N_("reconciliation differences found"),
     ("callback_latency_high", "late share"): N_("share of late callbacks"),
 }
 #: The unit each kind's value and baseline are in (keyed like :data:`WHAT`).
@@ -109,6 +111,7 @@ UNITS: Final[dict[str | tuple[str, str], str]] = {
     "amount_deviation": "amount",
     "complaint_spike": "per_min",
     "stuck_payments": "per_min",
+    "reconciliation_difference": "count",
     ("callback_latency_high", "late share"): "ratio",
 }
 _SECONDS: Final = N_("{value} s")
@@ -144,6 +147,10 @@ ACTIONS: Final = {
     "stuck_payments": N_(
         "Query the provider for the listed orders and mark paid ones; check the callback "
         "endpoint. Tell customer service not to ask users to pay again."
+    ),
+    "reconciliation_difference": N_(
+        "Open the channel's reconciliation tickets (paypulse tickets list); refund a double charge, "
+        "fulfil an order the provider says is paid, and query the provider for the rest."
     ),
 }
 #: Severity as a word in a sentence, and as it stands in a title's brackets.
@@ -290,6 +297,8 @@ class Messages:
             return self.gettext(_SECONDS).format(value=self.decimal(value))
         if unit == "per_min":
             return self.gettext(_PER_MIN).format(value=self.decimal(value))
+        if unit == "count":
+            return self.decimal(value)
         return self.money(value)
 
     def change(self, value: float, baseline: float, unit: str) -> str:

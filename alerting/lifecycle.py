@@ -33,6 +33,7 @@ _WHAT: Final = {
     "amount_deviation": (english(WHAT["amount_deviation"]), "{:.2f}"),
     "complaint_spike": (english(WHAT["complaint_spike"]), "{:.1f}"),
     "stuck_payments": (english(WHAT["stuck_payments"]), "{:.1f}"),
+    "reconciliation_difference": (english(WHAT["reconciliation_difference"]), "{:.0f}"),
     ("callback_latency_high", "late share"): (english(WHAT["callback_latency_high", "late share"]), "{:.1%}"),
 }
 #: Kinds whose value must be below its baseline for the alert to make sense; every other kind's
@@ -101,6 +102,8 @@ def impact_of(kind: str, verdict: Verdict, obs: Observation, channels: tuple[str
         orders = abs(verdict.baseline - verdict.value)
     elif kind == "amount_deviation":
         return Impact(per_min, per_min * abs(verdict.value - verdict.baseline), channels)
+    elif kind == "reconciliation_difference":  # money already at stake, in its tickets: not a rate
+        return Impact(0.0, 0.0, channels)
     else:  # complaint_spike, stuck_payments: the value is already per minute
         orders = verdict.value
     return Impact(orders, orders * ticket, channels)

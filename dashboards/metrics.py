@@ -28,6 +28,7 @@ from kernel.events import COMPLAINT_CATEGORIES
 __all__ = [
     "METRICS",
     "SCORE_ONLY_KINDS",
+    "UNSCORED_KINDS",
     "Metric",
     "MetricType",
     "by_name",
@@ -44,6 +45,9 @@ _SCOPE = ("channel", "merchant")
 #: success rate, ``detectors/suite.py``): ``paypulse_detector_score{kind}`` has these besides
 #: :data:`~kernel.alerts.KINDS`.
 SCORE_ONLY_KINDS: Final = ("success_rate_anomaly",)
+#: Alert kinds that no detector scores: live reconciliation raises its alerts from differences
+#: found (``engine/live.py``), so ``paypulse_detector_score`` never has them.
+UNSCORED_KINDS: Final = ("reconciliation_difference",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +182,7 @@ METRICS: Final[tuple[Metric, ...]] = (
         "gauge",
         "Detector score in [0, 1]; higher is more abnormal.",
         ("kind", *_SCOPE),
-        (("kind", (*KINDS, *SCORE_ONLY_KINDS)),),
+        (("kind", (*(k for k in KINDS if k not in UNSCORED_KINDS), *SCORE_ONLY_KINDS)),),
     ),
     Metric(
         "paypulse_alerts_firing",

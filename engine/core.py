@@ -22,10 +22,11 @@ from detectors.protocol import Detector, Stepper, Verdict
 from detectors.suite import build_detectors, paging_tests
 from engine.ahead import AheadGuard
 from engine.dedup import EventIdFilter
+from engine.live import LiveStage
 from engine.merchants import HeavyHitters, MerchantMinutes
 from engine.names import ChannelNames
 from engine.output import EngineOutput, EngineStats
-from engine.stuck import StuckTracker
+from engine.stuck import StuckOrder, StuckTracker
 from engine.view import EngineView, ScopeView, last_minute
 from engine.windows import OVERDUE, Windows
 from kernel.alerts import Alert, Scope
@@ -33,6 +34,7 @@ from kernel.errors import StateError
 from kernel.events import Callback, DeadLetter, Event, EventLimits, Payment, parse_batch
 from kernel.observation import Observation, add_observations
 from kernel.settings import Settings
+from reconciliation.provider import ProviderQuery
 
 __all__ = ["Engine", "EngineOutput", "EngineStats"]
 
@@ -48,7 +50,7 @@ _Steppers = tuple[tuple[Stepper, ...], ...]
 class Engine:
     """Windows, joins, detectors and alert state for one stream of events."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, query: ProviderQuery | None = None) -> None:
         w = settings.windows
         self.settings = settings
         self.width_ms = int(w.width.total_seconds() * 1000)
@@ -82,6 +84,10 @@ class Engine:
         self._steppers: dict[tuple[str, str | None], _Steppers] = {}
         self._scoped_merchants: set[str] = set()
         self._flips: list[tuple[int, Verdict, Observation]] = []  # per-event flips not yet announced
+        # live reconciliation, a stage of its own (engine.live); ``query`` asks the provider
+        self.live = (
+            LiveStage(settings, self.stuck, query) if settings.reconciliation.realtime.enabled else None
+        )
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -125,6 +131,7 @@ class Engine:
         slow_ms = self.windows.slow_callback_ms
         windows = self.windows
         close_at, closed_any = windows.close_at, windows.closed_any
+        inbox = None if self.live is None else self.live.inbox
         n_pay = n_cb = n_complaint = n_dup = 0
         for event, raw in zip(events, raws, strict=True):
             event.channel = names(event.channel) or place(event.channel)
@@ -137,6 +144,8 @@ class Engine:
                     DeadLetter.of(raw, "too_late", "older than the watermark (stream time - lateness)")
                 )
                 continue
+            if inbox is not None:
+                inbox.append(event)
             kind = type(event)
             ts = event.ts
             merchant = event.merchant_id
@@ -207,7 +216,8 @@ class Engine:
             self.windows.add_stuck(
                 order.paid_ms + self.stuck.overdue_ms, order.channel, order.merchant_id, OVERDUE
             )
-        for order in self.stuck.expire(watermark):
+        expired = self.stuck.expire(watermark)
+        for order in expired:
             self.windows.add_stuck(order.paid_ms + self.stuck.timeout_ms, order.channel, order.merchant_id)
         for window in close():
             out.windows.append(window)
@@ -218,7 +228,21 @@ class Engine:
             self._judge(window.observations + merchants, out)
             if window.end_ms % 60_000 == 0:
                 self._retrack()
+        if self.live is not None:
+            self._reconcile(expired, out)
         return out
+
+    def _reconcile(self, stuck: list[StuckOrder], out: EngineOutput) -> None:
+        """Live reconciliation (:mod:`engine.live`): hand over what came, and judge it when a window
+        closed; its differences go out, and its verdicts through the alert lifecycle."""
+        assert self.live is not None
+        self.live.take(stuck)
+        if out.windows:
+            now_ms = self.windows.max_ts
+            found, verdicts = self.live.close(self.windows.watermark, now_ms, self.lifecycle.firing)
+            out.differences += found
+            if verdicts:
+                self._announce(verdicts, now_ms, out)
 
     def _count(self, observations: list[Observation]) -> None:
         for obs in observations:
@@ -398,6 +422,7 @@ class Engine:
                 for scope, ring in self.history.items()
             ],
             "scores": [[kind, s.channel, s.merchant_id, score] for (kind, s), score in self.scores.items()],
+            **({} if self.live is None else {"live": self.live.snapshot()}),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -426,6 +451,8 @@ class Engine:
             for row in rows:
                 self._remember(Observation(**(row | {"scope": scope})))
         self.scores = {(kind, Scope(c, m)): score for kind, c, m, score in state.get("scores", [])}
+        if self.live is not None and "live" in state:
+            self.live.restore(state["live"])
 
     # -- views ----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from engine.windows import ClosedWindow
 from kernel.alerts import Alert
 from kernel.events import DeadLetter
+from reconciliation.judge import Difference
 
 __all__ = ["EngineOutput", "EngineStats"]
 
@@ -22,6 +23,7 @@ class EngineOutput:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     windows: list[ClosedWindow] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)  # live reconciliation's, to ticket
     event_time_ms: int = -1  # the largest event time seen when this was produced
     # how many alert changes the engine had made before ``alerts[0]`` (-1: not numbered); the
     # numbers survive a restart from a snapshot, so a replayed change is known as already logged
@@ -33,6 +35,7 @@ class EngineOutput:
         self.alerts += other.alerts
         self.dead_letters += other.dead_letters
         self.windows += other.windows
+        self.differences += other.differences
 
 
 @dataclass

@@ -19,6 +19,7 @@ from engine.core import EngineOutput
 from kernel.alerts import Alert
 from kernel.clock import ManualClock
 from kernel.events import DeadLetter
+from reconciliation.tickets import LiveTickets
 
 __all__ = ["AlertSubscriber", "JsonlFile", "Outputs"]
 
@@ -70,6 +71,7 @@ class Outputs:
         subscribers: list[AlertSubscriber] | None = None,
         event_clock: ManualClock | None = None,
         log_marks: Callable[[Alert], dict[str, Any]] | None = None,
+        tickets: LiveTickets | None = None,
     ) -> None:
         self.alert_log = JsonlFile(alert_log)
         self.dead_letter = JsonlFile(dead_letter)
@@ -78,6 +80,7 @@ class Outputs:
         self.alerts_written = 0
         self.log_marks = log_marks  # what else a change's line says, e.g. the silence holding it
         self.logged = 0  # numbered alert changes the log holds: 0 .. logged - 1
+        self.tickets = tickets  # live reconciliation's differences go there
 
     def resume(self, logged: int) -> None:
         """After a restart from a snapshot: the log already holds changes 0 .. ``logged`` - 1, and
@@ -94,6 +97,8 @@ class Outputs:
         if self.event_clock is not None and event_time_ms is not None and event_time_ms >= 0:
             self.event_clock.set(event_time_ms / 1000)
         self.dead_letter.write([dead_letter_row(d) for d in out.dead_letters])
+        if self.tickets is not None:
+            self.tickets.write(out.differences)  # before the alerts that tell of them
         alerts = out.alerts
         if out.first_alert_seq >= 0:
             alerts = alerts[max(self.logged - out.first_alert_seq, 0) :]
@@ -108,3 +113,5 @@ class Outputs:
     def close(self) -> None:
         self.alert_log.close()
         self.dead_letter.close()
+        if self.tickets is not None:
+            self.tickets.close()

@@ -33,6 +33,7 @@ KINDS: Final = (
     "amount_deviation",
     "complaint_spike",
     "stuck_payments",
+    "reconciliation_difference",  # found by live reconciliation (reconciliation.live), not a detector
 )
 #: Kinds an end user feels directly: money leaves, the order stays unpaid. These drive the banner.
 CUSTOMER_FACING_KINDS: Final = frozenset({"success_rate_drop", "stuck_payments", "callback_failure_high"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kernel.differences import CLASSES
 from kernel.durations import Duration
 
-__all__ = ["PROVIDERS", "GenericColumns", "Policy", "Repairs"]
+__all__ = ["PROVIDERS", "GenericColumns", "Policy", "Realtime", "Repairs"]
 
 #: Statement layouts we read: two published ones and a mapped CSV for any other acquirer.
 PROVIDERS: Final = ("wechat", "alipay", "generic")
@@ -62,6 +63,56 @@ class Repairs(_Table):
     )
 
 
+class Realtime(_Table):
+    """Live reconciliation on the event stream (``paypulse run``, ``replay``): off until turned on.
+
+    Times are event time. Memory is bounded: at most ``max_orders`` paid orders are remembered,
+    each for ``horizon``; differences go to the tickets of ``tickets`` and raise a
+    ``reconciliation_difference`` alert on their channel.
+    """
+
+    enabled: bool = Field(False, description="check payments and callbacks against each other as they come")
+    tickets: Path = Field(
+        Path("var/reconciliation.sqlite3"), description="the state file live differences are ticketed in"
+    )
+    callback_grace: Duration = Field(
+        timedelta(minutes=2),
+        ge=timedelta(0),
+        le=timedelta(hours=1),
+        description="a processed callback waits this long for its payment, then the order counts as unpaid",
+    )
+    horizon: Duration = Field(
+        timedelta(hours=24),
+        ge=timedelta(minutes=1),
+        le=timedelta(days=7),
+        description="how long a paid order is remembered, to see a second payment of it",
+    )
+    max_orders: int = Field(
+        500_000, ge=1000, description="paid orders remembered at most; the oldest go first"
+    )
+    query_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="times the provider is asked about a suspicious order, then it is left to review",
+    )
+    query_backoff: Duration = Field(
+        timedelta(seconds=30),
+        ge=timedelta(seconds=1),
+        description="wait before asking the provider again; doubles after each failed attempt",
+    )
+    query: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="the provider-query hook, 'package.module:factory'; unset: every case is left to review",
+    )
+    quiet: Duration = Field(
+        timedelta(minutes=15),
+        ge=timedelta(minutes=1),
+        description="a channel's alert stays firing until no difference came for this long",
+    )
+
+
 class Policy(_Table):
     """Everything a reconciliation run is told, with defaults a finance team can start from."""
 
@@ -85,6 +136,7 @@ class Policy(_Table):
     )
     repairs: Repairs = Repairs()
     generic: GenericColumns = GenericColumns()
+    realtime: Realtime = Realtime()
 
     @field_validator("time_zone")
     @classmethod

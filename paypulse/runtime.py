@@ -32,6 +32,7 @@ from kernel.clock import Clock
 from kernel.errors import ConfigError
 from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
+from reconciliation.tickets import LiveTickets
 from statuspage import Banner, create_app
 
 if TYPE_CHECKING:
@@ -259,6 +260,7 @@ def start_services(
         [banner, oncall, recent],
         event_clock=event_clock,
         log_marks=oncall.log_marks,
+        tickets=LiveTickets.from_policy(settings.reconciliation),
     )
     publisher = Publisher(wall_clock)
     collector = EngineCollector(lambda: publisher.latest, banner, dispatcher, (lag_clock or wall_clock).now)

@@ -39,6 +39,7 @@ class Difference:
     ticket_id: int | None = None
     resolution: str | None = None  # set when a repair rule handled it
     notes: list[str] = field(default_factory=list)
+    review: bool = False  # found on the stream but not confirmed by the provider: a person checks it
 
     @property
     def key(self) -> str:
@@ -53,6 +54,8 @@ class Difference:
     def action(self) -> str:
         if not self.final:
             return f"held: expected on a later bill; counts as missing from {self.held_until}"
+        if self.review:
+            return f"to review, the provider has not confirmed it: {CLASSES[self.klass].action}"
         return CLASSES[self.klass].action
 
 

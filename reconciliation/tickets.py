@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any, Final
 
 from kernel.errors import PayPulseError
@@ -23,6 +24,7 @@ from reconciliation.ledger import Ledger, now_text
 __all__ = [
     "EXPORT_COLUMNS",
     "STATUSES",
+    "LiveTickets",
     "TicketError",
     "assign",
     "export_csv",
@@ -90,6 +92,41 @@ def open_ticket(ledger: Ledger, diff: Difference, policy: Policy, who: str) -> i
             who, "reconciliation found a difference", "open", f"ticket:{row['id']}", {"key": diff.key}
         )
     return int(row["id"])
+
+
+class LiveTickets:
+    """Tickets for the differences live reconciliation finds while the stream runs.
+
+    The state file opens on first use, by the thread that writes (SQLite connections stay in
+    their thread). A difference found again (a run restarted from a snapshot, the same events
+    replayed) finds its ticket by key instead of opening a second one.
+    """
+
+    def __init__(self, path: Path, policy: Policy, who: str = "paypulse live reconciliation") -> None:
+        self.path = path
+        self.policy = policy
+        self.who = who
+        self._ledger: Ledger | None = None
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> LiveTickets | None:
+        """The ticket sink live reconciliation needs, if ``reconciliation.realtime`` is enabled."""
+        return cls(policy.realtime.tickets, policy) if policy.realtime.enabled else None
+
+    def write(self, diffs: Sequence[Difference]) -> None:
+        """Ticket ``diffs`` in one transaction; each gets its ``ticket_id``."""
+        if not diffs:
+            return
+        if self._ledger is None:
+            self._ledger = Ledger(self.path)
+        with self._ledger.transaction():
+            for diff in diffs:
+                diff.ticket_id = open_ticket(self._ledger, diff, self.policy, self.who)
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
 
 def get(ledger: Ledger, ticket_id: int) -> dict[str, Any]:

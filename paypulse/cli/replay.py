@@ -39,11 +39,14 @@ def replay(
     from dataflows.flow import build_flow
     from engine.outputs import Outputs
     from engine.sources import FileSource
+    from reconciliation.tickets import LiveTickets
 
     settings = settings_with(config, alerting={"log": alerts_out}, dead_letter={"dead_letter": dead_letter})
     check_writable(settings, "dead_letter", "alerting.log")
     alerts_out.unlink(missing_ok=True)
-    outputs = Outputs(settings.alerting.log, settings.dead_letter)
+    outputs = Outputs(
+        settings.alerting.log, settings.dead_letter, tickets=LiveTickets.from_policy(settings.reconciliation)
+    )
     engines = []
     source = FileSource(events)
     with _progress(events) as advance:
