@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 from alerting.delivery.dispatcher import OUTCOMES
-from kernel.alerts import KINDS, Severity, Status
+from kernel.alerts import KINDS, UNSCORED_KINDS, Severity, Status
 from kernel.errors import REJECT_REASONS
 from kernel.events import COMPLAINT_CATEGORIES
 
 __all__ = [
     "METRICS",
     "SCORE_ONLY_KINDS",
-    "UNSCORED_KINDS",
     "Metric",
     "MetricType",
     "by_name",
@@ -45,9 +44,6 @@ _SCOPE = ("channel", "merchant")
 #: success rate, ``detectors/suite.py``): ``paypulse_detector_score{kind}`` has these besides
 #: :data:`~kernel.alerts.KINDS`.
 SCORE_ONLY_KINDS: Final = ("success_rate_anomaly",)
-#: Alert kinds that no detector scores: live reconciliation raises its alerts from differences
-#: found (``engine/live.py``), so ``paypulse_detector_score`` never has them.
-UNSCORED_KINDS: Final = ("reconciliation_difference",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 __all__ = [
     "CUSTOMER_FACING_KINDS",
     "KINDS",
+    "UNSCORED_KINDS",
     "Alert",
     "Impact",
     "Scope",
@@ -35,6 +36,8 @@ KINDS: Final = (
     "stuck_payments",
     "reconciliation_difference",  # found by live reconciliation (reconciliation.live), not a detector
 )
+#: Kinds no detector scores: live reconciliation raises them from the differences it finds.
+UNSCORED_KINDS: Final = frozenset({"reconciliation_difference"})
 #: Kinds an end user feels directly: money leaves, the order stays unpaid. These drive the banner.
 CUSTOMER_FACING_KINDS: Final = frozenset({"success_rate_drop", "stuck_payments", "callback_failure_high"})
 

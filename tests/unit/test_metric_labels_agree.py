@@ -24,11 +24,11 @@ from alerting.delivery.dispatcher import OUTCOMES, Dispatcher, Outcome
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox
 from dashboards.boards import all_boards, expressions
-from dashboards.metrics import METRICS, SCORE_ONLY_KINDS, UNSCORED_KINDS, by_name, metrics_in, series_names
+from dashboards.metrics import METRICS, SCORE_ONLY_KINDS, by_name, metrics_in, series_names
 from dashboards.provision import RULES_DIR, RULES_FILE
 from detectors.suite import build_detectors
 from engine.core import Engine
-from kernel.alerts import KINDS, Alert, Impact, Scope, Severity, Status
+from kernel.alerts import KINDS, UNSCORED_KINDS, Alert, Impact, Scope, Severity, Status
 from kernel.clock import ManualClock
 from kernel.errors import REJECT_REASONS
 from kernel.events import COMPLAINT_CATEGORIES, Callback, Complaint, Payment
