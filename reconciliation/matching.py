@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kernel.events import CURRENCY_DECIMALS
 from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
+from reconciliation.orderscan import SCANNED
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,8 +90,8 @@ def join_day(
 ) -> tuple[list[dict[str, Any]], DayTotals]:
     """Rows where the two sides differ, or an order waits, and the day's totals.
 
-    ``work_dir`` holds the normalised ``orders.csv`` and ``statement.csv``; DuckDB keeps its
-    database and spill files there too.
+    ``work_dir`` holds the normalised ``orders.csv`` (and ``orders-scanned.csv``) and
+    ``statement.csv``; DuckDB keeps its database and spill files there too.
 
     A row has our order's columns (None when only the provider has the order; ``held_on`` set for
     an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
@@ -122,7 +123,8 @@ def _read_csv(columns: dict[str, str]) -> str:
 
 
 def _load(con: duckdb.DuckDBPyConnection, work_dir: Path, held: Iterable[Sequence[Any]]) -> None:
-    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [str(work_dir / "orders.csv")])
+    orders = [str(p) for p in (work_dir / "orders.csv", work_dir / SCANNED) if p.exists()]
+    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [orders])
     con.execute(
         "CREATE TABLE o_dup AS SELECT line, order_id FROM ("
         " SELECT line, order_id, row_number() OVER (PARTITION BY order_id ORDER BY line) AS n FROM o)"

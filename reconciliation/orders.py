@@ -10,7 +10,7 @@ read becomes a reject (``bad_json``, ``missing_field``, ``bad_amount``, ...) and
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from itertools import chain
 from pathlib import Path
@@ -24,7 +24,14 @@ from reconciliation.fields import RowError, parse_amount, parse_currency, parse_
 from reconciliation.rejects import RejectLog
 from reconciliation.textfile import Line, open_lines
 
-__all__ = ["ORDER_COLUMNS", "ORDER_FIELDS", "ORDER_STATUSES", "PAID_STATUSES", "read_orders"]
+__all__ = [
+    "ORDER_COLUMNS",
+    "ORDER_FIELDS",
+    "ORDER_STATUSES",
+    "PAID_STATUSES",
+    "read_orders",
+    "write_json_orders",
+]
 
 #: Fields of an order row, as the export names them.
 ORDER_FIELDS: Final = (
@@ -62,11 +69,27 @@ _DECODE: Final = msgspec.json.Decoder(float_hook=Decimal).decode
 
 def read_orders(path: Path, time_zone: str, out: IO[str], rejects: RejectLog) -> int:
     """Write ``path``'s orders to ``out`` as normalised CSV; return the rows read (rejects included)."""
-    zone = ZoneInfo(time_zone)
     lines = open_lines(path, _WHAT)
+    return _write(path, _records(path, lines, rejects), ZoneInfo(time_zone), out, rejects)
+
+
+def write_json_orders(
+    path: Path, lines: Iterable[Line], zone: ZoneInfo, out: IO[str], rejects: RejectLog
+) -> int:
+    """Write non-blank JSON ``lines`` of ``path`` to ``out`` as normalised CSV; return how many were read."""
+    return _write(path, _json_records(path, lines, rejects), zone, out, rejects)
+
+
+def _write(
+    path: Path,
+    records: Iterable[tuple[int, Mapping[str, Any] | None]],
+    zone: ZoneInfo,
+    out: IO[str],
+    rejects: RejectLog,
+) -> int:
     writer = csv.writer(out, lineterminator="\n")
     count = 0
-    for number, record in _records(path, lines, rejects):
+    for number, record in records:
         count += 1
         if record is None:
             continue
@@ -85,9 +108,7 @@ def _records(
     if first is None:  # a day without orders
         return
     if first.raw.lstrip().startswith(b"{"):
-        for line in chain([first], lines):
-            if line.raw.strip():
-                yield line.number, _json_record(path, line, rejects)
+        yield from _json_records(path, (line for line in chain([first], lines) if line.raw.strip()), rejects)
         return
     header = split_cells(first.text or "")
     if "order_id" not in header or "amount" not in header:
@@ -114,6 +135,13 @@ def _records(
             yield line.number, None
             continue
         yield line.number, dict(zip(header, cells, strict=True))
+
+
+def _json_records(
+    path: Path, lines: Iterable[Line], rejects: RejectLog
+) -> Iterator[tuple[int, Mapping[str, Any] | None]]:
+    for line in lines:
+        yield line.number, _json_record(path, line, rejects)
 
 
 def _json_record(path: Path, line: Line, rejects: RejectLog) -> Mapping[str, Any] | None:

@@ -29,6 +29,7 @@ from reconciliation.judge import Difference, judge_row
 from reconciliation.ledger import Ledger
 from reconciliation.matching import DayTotals, Window, join_day
 from reconciliation.orders import ORDER_COLUMNS, read_orders
+from reconciliation.orderscan import scan_orders
 from reconciliation.rejects import RejectLog
 from reconciliation.repairs import apply_repairs
 from reconciliation.report import write_differences
@@ -116,7 +117,11 @@ def _read_both(run: Run, policy: Policy, work: Path) -> tuple[_Read, _Read]:
 
 
 def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
-    """Normalise one side into ``work/<side>.csv``: (what was read, reject counts)."""
+    """Normalise one side into ``work/<side>.csv``: (what was read, reject counts).
+
+    Orders DuckDB can check in bulk go to ``work/orders-scanned.csv``
+    (:mod:`reconciliation.orderscan`).
+    """
     columns = STATEMENT_COLUMNS if side == "statement" else ORDER_COLUMNS
     with (work / f"{side}.csv").open("w", newline="") as out, \
          (work / f"rejects-{side}.jsonl").open("wb") as rejects_file:  # fmt: skip
@@ -126,7 +131,9 @@ def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
             layout = layout_for(run.provider, policy.generic)
             read: Any = read_statement(run.statement, layout, policy, out, rejects)
         else:
-            read = read_orders(run.orders, policy.time_zone, out, rejects)
+            read = scan_orders(run.orders, policy.time_zone, work, out, rejects)
+            if read is None:
+                read = read_orders(run.orders, policy.time_zone, out, rejects)
     return read, rejects.counts
 
 
