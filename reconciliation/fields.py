@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from kernel.events import CURRENCY_DECIMALS
 
 __all__ = [
+    "PADDING",
     "REASONS",
     "RowError",
     "clean",
@@ -50,7 +51,7 @@ _AMOUNT: Final = re.compile(r"([+-]?)(\d{1,15})(?:\.(\d*))?")
 _MAX_ID: Final = 64
 #: Statement cells are padded so spreadsheets show them as text: WeChat Pay puts a backtick
 #: before each value, Alipay a tab after it.
-_PADDING: Final = "`\t \ufeff"
+PADDING: Final = "`\t \ufeff"
 
 
 class RowError(ValueError):
@@ -69,7 +70,7 @@ def clean(cell: str) -> str:
     >>> clean("`4200000925202101284997714292"), clean("2019091622001458860515315453\\t")
     ('4200000925202101284997714292', '2019091622001458860515315453')
     """
-    return cell.strip(_PADDING)
+    return cell.strip(PADDING)
 
 
 def split_cells(text: str, delimiter: str = ",") -> list[str]:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kernel.events import CURRENCY_DECIMALS
 from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
-from reconciliation.orderscan import SCANNED
+from reconciliation.orderscan import SCANNED as ORDERS_SCANNED
+from reconciliation.statementscan import SCANNED as STATEMENT_SCANNED
 
 if TYPE_CHECKING:
     import duckdb
@@ -90,8 +91,8 @@ def join_day(
 ) -> tuple[list[dict[str, Any]], DayTotals]:
     """Rows where the two sides differ, or an order waits, and the day's totals.
 
-    ``work_dir`` holds the normalised ``orders.csv`` (and ``orders-scanned.csv``) and
-    ``statement.csv``; DuckDB keeps its database and spill files there too.
+    ``work_dir`` holds the normalised ``orders.csv`` and ``statement.csv`` (and their
+    ``-scanned.csv`` twins); DuckDB keeps its database and spill files there too.
 
     A row has our order's columns (None when only the provider has the order; ``held_on`` set for
     an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
@@ -123,7 +124,7 @@ def _read_csv(columns: dict[str, str]) -> str:
 
 
 def _load(con: duckdb.DuckDBPyConnection, work_dir: Path, held: Iterable[Sequence[Any]]) -> None:
-    orders = [str(p) for p in (work_dir / "orders.csv", work_dir / SCANNED) if p.exists()]
+    orders = [str(p) for p in (work_dir / "orders.csv", work_dir / ORDERS_SCANNED) if p.exists()]
     con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [orders])
     con.execute(
         "CREATE TABLE o_dup AS SELECT line, order_id FROM ("
@@ -131,9 +132,8 @@ def _load(con: duckdb.DuckDBPyConnection, work_dir: Path, held: Iterable[Sequenc
         " WHERE n > 1"
     )
     con.execute("DELETE FROM o WHERE line IN (SELECT line FROM o_dup)")
-    con.execute(
-        f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [str(work_dir / "statement.csv")]
-    )
+    statement = [str(p) for p in (work_dir / "statement.csv", work_dir / STATEMENT_SCANNED) if p.exists()]
+    con.execute(f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [statement])
     held_csv = work_dir / "held.csv"
     with held_csv.open("w", newline="") as out:  # a file, as executemany is slow in DuckDB
         writer = csv.writer(out, lineterminator="\n")

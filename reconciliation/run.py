@@ -34,6 +34,7 @@ from reconciliation.rejects import RejectLog
 from reconciliation.repairs import apply_repairs
 from reconciliation.report import write_differences
 from reconciliation.statements import STATEMENT_COLUMNS, StatementInfo, layout_for, read_statement
+from reconciliation.statementscan import scan_statement
 from reconciliation.tickets import open_ticket
 
 __all__ = ["Run", "reconcile", "window_of"]
@@ -119,8 +120,8 @@ def _read_both(run: Run, policy: Policy, work: Path) -> tuple[_Read, _Read]:
 def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
     """Normalise one side into ``work/<side>.csv``: (what was read, reject counts).
 
-    Orders DuckDB can check in bulk go to ``work/orders-scanned.csv``
-    (:mod:`reconciliation.orderscan`).
+    Rows DuckDB can check in bulk go to ``work/<side>-scanned.csv``
+    (:mod:`reconciliation.orderscan`, :mod:`reconciliation.statementscan`).
     """
     columns = STATEMENT_COLUMNS if side == "statement" else ORDER_COLUMNS
     with (work / f"{side}.csv").open("w", newline="") as out, \
@@ -129,7 +130,9 @@ def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
         rejects = RejectLog(rejects_file)
         if side == "statement":
             layout = layout_for(run.provider, policy.generic)
-            read: Any = read_statement(run.statement, layout, policy, out, rejects)
+            read: Any = scan_statement(run.statement, layout, policy, work, out, rejects)
+            if read is None:
+                read = read_statement(run.statement, layout, policy, out, rejects)
         else:
             read = scan_orders(run.orders, policy.time_zone, work, out, rejects)
             if read is None:

@@ -41,7 +41,16 @@ from reconciliation.fields import (
 from reconciliation.rejects import RejectLog
 from reconciliation.textfile import Line, open_lines
 
-__all__ = ["STATEMENT_COLUMNS", "Layout", "StatementInfo", "layout_for", "read_statement"]
+__all__ = [
+    "STATEMENT_COLUMNS",
+    "Layout",
+    "StatementInfo",
+    "check_footer",
+    "find_header",
+    "layout_for",
+    "read_statement",
+    "write_detail",
+]
 
 #: The columns of the normalised statement CSV, in order.
 STATEMENT_COLUMNS: Final = (
@@ -72,8 +81,15 @@ class Layout:
     currency: str = "CNY"  # for a layout without a currency column
     minor_units: bool = False
     delimiter: str = ","
-    ends_detail: Callable[[str], bool] = lambda text: False
+    footer_start: str = ""  # how the line after the detail rows starts; "" for a file without one
+    footer_padded: bool = False  # whether that line's cells are padded like the detail rows'
     expected_rows: Callable[[list[str]], int | None] | None = None  # from the footer; None: no footer
+
+    def ends_detail(self, text: str) -> bool:
+        """Whether ``text`` is the line that ends the detail rows (the footer's first line)."""
+        return bool(self.footer_start) and (clean(text) if self.footer_padded else text).startswith(
+            self.footer_start
+        )
 
     def needs(self) -> tuple[str, ...]:
         """Fields every statement of this layout must have a column for."""
@@ -111,7 +127,8 @@ WECHAT: Final = Layout(
     payment_values=frozenset({"SUCCESS"}),
     refund_values=frozenset({"REFUND"}),
     refund_amount=("退款金额", "申请退款金额"),
-    ends_detail=lambda text: clean(text).startswith("总交易单数"),
+    footer_start="总交易单数",
+    footer_padded=True,
     expected_rows=_wechat_rows,
 )
 
@@ -129,7 +146,7 @@ ALIPAY: Final = Layout(
     },
     payment_values=frozenset({"交易"}),
     refund_values=frozenset({"退款"}),
-    ends_detail=lambda text: text.startswith("#"),
+    footer_start="#",
     expected_rows=_alipay_rows,
 )
 
@@ -183,11 +200,26 @@ def read_statement(
     Raises :class:`InputFileError` when the file is missing, unreadable or has no header row of
     ``layout`` (a bill of another provider, an order export passed by mistake).
     """
-    zone = ZoneInfo(policy.time_zone)
     what = f"a {layout.title}"
     lines = open_lines(path, what)
     info = StatementInfo(layout.title)
-    index = _find_header(path, lines, layout, what, info)
+    index, _ = find_header(path, lines, layout, what, info)
+    footer = write_detail(path, layout, index, ZoneInfo(policy.time_zone), lines, info, out, rejects)
+    check_footer(path, layout, footer, info, rejects)
+    return info
+
+
+def write_detail(
+    path: Path,
+    layout: Layout,
+    index: Mapping[str, int],
+    zone: ZoneInfo,
+    lines: Iterator[Line],
+    info: StatementInfo,
+    out: IO[str],
+    rejects: RejectLog,
+) -> list[str]:
+    """Write detail ``lines`` to ``out`` as normalised CSV, counting them in ``info``; the footer lines."""
     writer = csv.writer(out, lineterminator="\n")
     footer: list[str] = []
     for line in lines:
@@ -220,14 +252,13 @@ def read_statement(
         info.payments += row[2] == "payment"
         info.refunds += row[2] == "refund"
         writer.writerow((line.number, *row))
-    _check_footer(path, layout, footer, info, rejects)
-    return info
+    return footer
 
 
-def _find_header(
+def find_header(
     path: Path, lines: Iterator[Line], layout: Layout, what: str, info: StatementInfo
-) -> dict[str, int]:
-    """Read up to the header row; the column index of each field we use."""
+) -> tuple[dict[str, int], int]:
+    """Read up to the header row: the column index of each field we use, and the row's line number."""
     first = None
     for _, line in zip(range(_PREAMBLE_LINES), lines, strict=False):
         text = (line.text or "").strip()
@@ -251,7 +282,7 @@ def _find_header(
             found = [cells.index(h) for h in headers if h in cells]
             if found:
                 index[name] = found[0]
-        return index
+        return index, line.number
     if first is None:
         raise InputFileError(path, f"the file is empty; expected {what}")
     start = f"a header row starting {layout.header_start}" if layout.header_start else "a header row"
@@ -283,7 +314,7 @@ def _row(
     return order_id, txn, kind, amount, currency, str(fee), at_ms
 
 
-def _check_footer(
+def check_footer(
     path: Path, layout: Layout, footer: list[str], info: StatementInfo, rejects: RejectLog
 ) -> None:
     """Flag a statement cut short (no footer) or whose footer counts other rows."""
