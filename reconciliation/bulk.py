@@ -116,7 +116,7 @@ def _line_count(path: Path, allow_bom: bool) -> tuple[int, str] | None:
 def lines_table(
     path: Path, work: Path, name: str, *, allow_bom: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A DuckDB database ``work/<name>.duckdb`` with ``lines(raw)`` (line = rowid + 1) and ``cur``.
+    """A DuckDB database with ``lines(raw)`` (line = rowid + 1) and ``cur``, spilling to ``work``.
 
     ``cur(code, decimals, scale)`` has every currency. None when DuckDB would split ``path``
     into other lines than Python; ``allow_bom`` for a file whose first line Python reads itself.
@@ -127,7 +127,7 @@ def lines_table(
         return
     import duckdb  # here: only a run that reads files needs it
 
-    con = duckdb.connect(str(work / f"{name}.duckdb"))
+    con = duckdb.connect()  # in memory, spilling to temp_directory past memory_limit
     try:
         con.execute(f"SET temp_directory = '{work / f'spill-{name}'}'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")

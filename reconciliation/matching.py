@@ -106,6 +106,7 @@ def join_day(
         con.execute(f"SET temp_directory = '{work_dir / 'spill'}'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # a bar on stderr would interleave with the report
         _load(con, work_dir, held)
         rate = "NULL" if fee_rate is None else f"CAST('{fee_rate}' AS DECIMAL(18,6))"
         con.execute(_JOINED.format(rate=rate, tol=f"CAST('{fee_tolerance}' AS DECIMAL(18,6))"))
