@@ -1,4 +1,4 @@
-"""The reconciliation state file (SQLite): held orders, tickets, repair actions and the audit log.
+"""The reconciliation state file (SQLite): held orders and payments, tickets, repair actions, audit log.
 
 One file, because a run changes all four together: a transaction per run means a crash leaves
 the state of the run before it, never half a run. Every change a person or a rule makes is an
@@ -21,6 +21,9 @@ __all__ = ["Ledger"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS held (
+    provider TEXT NOT NULL, order_id TEXT NOT NULL, held_on TEXT NOT NULL, row TEXT NOT NULL,
+    resolved_on TEXT, outcome TEXT, PRIMARY KEY (provider, order_id));
+CREATE TABLE IF NOT EXISTS held_payments (
     provider TEXT NOT NULL, order_id TEXT NOT NULL, held_on TEXT NOT NULL, row TEXT NOT NULL,
     resolved_on TEXT, outcome TEXT, PRIMARY KEY (provider, order_id));
 CREATE TABLE IF NOT EXISTS tickets (

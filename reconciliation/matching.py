@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Final
 from kernel.events import CURRENCY_DECIMALS
 from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
 from reconciliation.orderscan import SCANNED as ORDERS_SCANNED
+from reconciliation.statements import STATEMENT_COLUMNS
 from reconciliation.statementscan import SCANNED as STATEMENT_SCANNED
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["HELD_COLUMNS", "MEMORY_LIMIT", "DayTotals", "Window", "join_day"]
+__all__ = ["HELD_COLUMNS", "HELD_PAYMENT_COLUMNS", "MEMORY_LIMIT", "DayTotals", "Window", "join_day"]
 
 _ORDER_TYPES: Final = {
     "line": "BIGINT",
@@ -53,6 +54,8 @@ _STATEMENT_TYPES: Final = {
 MEMORY_LIMIT: Final = "512MB"
 #: A held order as the holding pool stores it: the order's columns (no line) and the day it was held.
 HELD_COLUMNS: Final = (*ORDER_COLUMNS[1:], "held_on")
+#: A held payment: the statement's columns (no line) and the day it was held.
+HELD_PAYMENT_COLUMNS: Final = (*STATEMENT_COLUMNS[1:], "held_on")
 _PAID: Final = "(" + ", ".join(f"'{s}'" for s in PAID_STATUSES) + ")"
 
 
@@ -85,6 +88,7 @@ class DayTotals:
 def join_day(
     work_dir: Path,
     held: Iterable[Sequence[Any]],
+    held_payments: Iterable[Sequence[Any]],
     window: Window,
     fee_rate: Decimal | None,
     fee_tolerance: Decimal,
@@ -97,7 +101,9 @@ def join_day(
     A row has our order's columns (None when only the provider has the order; ``held_on`` set for
     an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
     first ``txn``, all ``txns``, first ``p_amount``/``p_currency``/``p_at_ms``, summed ``fee``,
-    ``fee_bad`` when a row's fee is off the rate) and ``refunded``, the provider's refunds.
+    ``fee_bad`` when a row's fee is off the rate, ``p_held_on`` for a payment held from an earlier
+    day's bill) and the provider's refunds (``refunded``, their
+    ``refund_rows`` and ``refund_txns``). A refund of an order on neither side is a row of its own.
     """
     import duckdb  # here: kernel.settings imports this package, and only this step needs DuckDB
 
@@ -107,7 +113,7 @@ def join_day(
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")  # a bar on stderr would interleave with the report
-        _load(con, work_dir, held)
+        _load(con, work_dir, held, held_payments)
         rate = "NULL" if fee_rate is None else f"CAST('{fee_rate}' AS DECIMAL(18,6))"
         con.execute(_JOINED.format(rate=rate, tol=f"CAST('{fee_tolerance}' AS DECIMAL(18,6))"))
         cursor = con.execute(_CANDIDATES.format(paid=_PAID), [window.start_ms])
@@ -124,7 +130,12 @@ def _read_csv(columns: dict[str, str]) -> str:
     return f"read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', columns = {columns})"
 
 
-def _load(con: duckdb.DuckDBPyConnection, work_dir: Path, held: Iterable[Sequence[Any]]) -> None:
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    work_dir: Path,
+    held: Iterable[Sequence[Any]],
+    held_payments: Iterable[Sequence[Any]],
+) -> None:
     orders = [str(p) for p in (work_dir / "orders.csv", work_dir / ORDERS_SCANNED) if p.exists()]
     con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [orders])
     con.execute(
@@ -133,17 +144,35 @@ def _load(con: duckdb.DuckDBPyConnection, work_dir: Path, held: Iterable[Sequenc
         " WHERE n > 1"
     )
     con.execute("DELETE FROM o WHERE line IN (SELECT line FROM o_dup)")
+    _load_rows(con, work_dir / "held.csv", "held", HELD_COLUMNS, _ORDER_TYPES, held)
+    _load_rows(
+        con, work_dir / "held-payments.csv", "s_held", HELD_PAYMENT_COLUMNS, _STATEMENT_TYPES, held_payments
+    )
     statement = [str(p) for p in (work_dir / "statement.csv", work_dir / STATEMENT_SCANNED) if p.exists()]
-    con.execute(f"CREATE TABLE s AS SELECT * FROM {_read_csv(_STATEMENT_TYPES)}", [statement])
-    held_csv = work_dir / "held.csv"
-    with held_csv.open("w", newline="") as out:  # a file, as executemany is slow in DuckDB
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(HELD_COLUMNS)
-        writer.writerows(held)
-    types = {name: _ORDER_TYPES.get(name, "VARCHAR") for name in HELD_COLUMNS}
-    con.execute(f"CREATE TABLE held AS SELECT * FROM {_read_csv(types)}", [str(held_csv)])
+    con.execute(  # held payments first (negative lines): they were billed before today's rows
+        f"CREATE TABLE s AS SELECT *, NULL::VARCHAR AS held_on FROM {_read_csv(_STATEMENT_TYPES)}"
+        " UNION ALL BY NAME SELECT -row_number() OVER (ORDER BY held_on, order_id) AS line, * FROM s_held",
+        [statement],
+    )
     scales = ", ".join(f"('{code}', {10**decimals})" for code, decimals in CURRENCY_DECIMALS.items())
     con.execute(f"CREATE TABLE cur AS SELECT * FROM (VALUES {scales}) AS t(code, scale)")
+
+
+def _load_rows(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    columns: Sequence[str],
+    types: dict[str, str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Load held rows into ``table`` through a CSV file, as executemany is slow in DuckDB."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    typed = {name: types.get(name, "VARCHAR") for name in columns}
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM {_read_csv(typed)}", [str(path)])
 
 
 _JOINED: Final = """
@@ -156,26 +185,29 @@ WITH ours AS (
     SELECT order_id, count(*) AS n, arg_min(provider_txn_id, line) AS txn,
            string_agg(provider_txn_id, ' ' ORDER BY line) AS txns,
            arg_min(s.amount, line) AS p_amount, arg_min(currency, line) AS p_currency,
-           arg_min(at_ms, line) AS p_at_ms, sum(fee) AS fee,
+           arg_min(at_ms, line) AS p_at_ms, min(s.held_on) AS p_held_on, sum(fee) AS fee,
            sum(s.amount * {rate}) AS expected_fee,
            coalesce(bool_or(abs(fee * cur.scale - s.amount * {rate}) > {tol} * cur.scale), false) AS fee_bad
     FROM s LEFT JOIN cur ON cur.code = s.currency
     WHERE kind = 'payment' GROUP BY order_id
 ), ref AS (
-    SELECT order_id, count(*) AS refund_rows, sum(amount) AS refunded
+    SELECT order_id, count(*) AS refund_rows, sum(amount) AS refunded,
+           string_agg(provider_txn_id, ' ' ORDER BY line) AS refund_txns,
+           arg_min(currency, line) AS r_currency
     FROM s WHERE kind = 'refund' GROUP BY order_id
 )
-SELECT coalesce(ours.order_id, pay.order_id) AS key, ours.*, pay.* EXCLUDE (order_id),
-       ref.refund_rows, coalesce(ref.refunded, 0) AS refunded
+SELECT coalesce(ours.order_id, pay.order_id, ref.order_id) AS key, ours.*, pay.* EXCLUDE (order_id),
+       ref.refund_rows, coalesce(ref.refunded, 0) AS refunded, ref.refund_txns, ref.r_currency
 FROM ours FULL JOIN pay ON ours.order_id = pay.order_id
-LEFT JOIN ref ON ref.order_id = coalesce(ours.order_id, pay.order_id)
+FULL JOIN ref ON ref.order_id = coalesce(ours.order_id, pay.order_id)
 """
 
 _CANDIDATES: Final = """
 SELECT * FROM joined
 WHERE held_on IS NOT NULL
    OR (n IS NULL AND status IN {paid} AND (held_on IS NOT NULL OR paid_ms >= ?))
-   OR (order_id IS NULL AND n IS NOT NULL)
+   OR (order_id IS NULL AND (n IS NOT NULL OR refund_rows IS NOT NULL))
+   OR p_held_on IS NOT NULL
    OR (n IS NOT NULL AND order_id IS NOT NULL AND (
         status NOT IN {paid} OR n > 1 OR p_currency <> currency OR p_amount <> amount OR fee_bad
         OR refunded <> refund))
@@ -192,10 +224,11 @@ def _totals(con: duckdb.DuckDBPyConnection, with_rate: bool) -> DayTotals:
         "SELECT count(*) FILTER (WHERE kind = 'payment'),"
         " coalesce(sum(amount) FILTER (WHERE kind = 'payment'), 0),"
         " count(*) FILTER (WHERE kind = 'refund'), coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0),"
-        " coalesce(sum(fee) FILTER (WHERE kind = 'payment'), 0) FROM s"
+        " coalesce(sum(fee) FILTER (WHERE kind = 'payment'), 0) FROM s WHERE held_on IS NULL"
     ).fetchone()
     orphan = con.execute(
-        "SELECT count(*) FROM s WHERE kind = 'refund' AND order_id NOT IN (SELECT key FROM joined)"
+        "SELECT count(*) FROM s WHERE kind = 'refund'"
+        " AND order_id IN (SELECT key FROM joined WHERE order_id IS NULL AND n IS NULL)"
     ).fetchone()
     expected = con.execute("SELECT coalesce(sum(expected_fee), 0) FROM joined").fetchone()
     duplicates = con.execute("SELECT line, order_id FROM o_dup ORDER BY line").fetchall()

@@ -27,7 +27,7 @@ from reconciliation.fields import format_minor
 from reconciliation.holding import held_before, hold, release
 from reconciliation.judge import Difference, judge_row
 from reconciliation.ledger import Ledger
-from reconciliation.matching import DayTotals, Window, join_day
+from reconciliation.matching import HELD_COLUMNS, DayTotals, Window, join_day
 from reconciliation.orders import ORDER_COLUMNS, read_orders
 from reconciliation.orderscan import scan_orders
 from reconciliation.rejects import RejectLog
@@ -83,8 +83,9 @@ def reconcile(run: Run, policy: Policy) -> dict[str, Any]:
             ledger = Ledger(run.state)
             try:
                 held = held_before(ledger, run.provider, run.day)
+                held_payments = held_before(ledger, run.provider, run.day, "held_payments")
                 rate = policy.fee_rates.get(run.provider)
-                rows, totals = join_day(work, held, window, rate, policy.fee_tolerance)
+                rows, totals = join_day(work, held, held_payments, window, rate, policy.fee_tolerance)
                 for line, order_id in totals.duplicate_orders:
                     detail = f"order {order_id} repeats an earlier row"
                     rejects.add("orders", run.orders, line, "duplicate_order", detail, "")
@@ -154,18 +155,60 @@ def _record(
 
 
 def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: list[Difference]) -> None:
-    """Hold today's transient orders; release earlier holds the bill matched or the SLA ended."""
+    """Hold today's transient rows; release earlier holds the other side matched or the SLA ended.
+
+    Our paid orders wait in ``held`` for a later bill, the provider's payments in ``held_payments``
+    for a later export.
+    """
     waiting = {d.order_id for d in diffs if not d.final}
-    missing = {d.order_id for d in diffs if d.final and d.klass == "ours_paid_provider_missing"}
+    final = {(d.order_id, d.klass) for d in diffs if d.final}
+    ours = [r for r in rows if r["order_id"] is not None]
     hold(
-        ledger, run.provider, run.day, (r for r in rows if r["order_id"] in waiting and r["held_on"] is None)
+        ledger,
+        run.provider,
+        run.day,
+        (
+            (r["order_id"], [r[c] for c in HELD_COLUMNS[:-1]])
+            for r in ours
+            if r["key"] in waiting and not r["held_on"]
+        ),
     )
-    released = [
-        (r["order_id"], "matched" if r["n"] else "missing")
-        for r in rows
-        if r["held_on"] is not None and (r["n"] or r["order_id"] in missing)
-    ]
-    release(ledger, run.provider, run.day, released)
+    release(
+        ledger,
+        run.provider,
+        run.day,
+        [
+            (r["order_id"], "matched" if r["n"] else "missing")
+            for r in ours
+            if r["held_on"] is not None and (r["n"] or (r["key"], "ours_paid_provider_missing") in final)
+        ],
+    )
+    theirs = [r for r in rows if r["order_id"] is None and r["n"] is not None]
+    hold(
+        ledger,
+        run.provider,
+        run.day,
+        (  # as a statement row (STATEMENT_COLUMNS without the line)
+            (
+                r["key"],
+                [r["key"], r["txn"], "payment", r["p_amount"], r["p_currency"], str(r["fee"]), r["p_at_ms"]],
+            )
+            for r in theirs
+            if r["key"] in waiting and not r["p_held_on"]
+        ),
+        "held_payments",
+    )
+    release(
+        ledger,
+        run.provider,
+        run.day,
+        [
+            (r["key"], "matched" if r["order_id"] else "missing")
+            for r in rows
+            if r["p_held_on"] and (r["order_id"] or (r["key"], "provider_only") in final)
+        ],
+        "held_payments",
+    )
 
 
 def _major(minor: Decimal | None, currency: str) -> str | None:

@@ -165,3 +165,18 @@ def test_a_binary_file_is_not_an_order_export(tmp_path: Path) -> None:
     orders.write_bytes(b"PK\x03\x04\x00\x00\x00")
     with pytest.raises(InputFileError, match="not UTF-8 or GBK text; expected an order export"):
         run(tmp_path, "wechat", STATEMENTS["wechat"], orders)
+
+
+def test_a_refund_of_an_order_missing_from_the_export_is_a_refund_mismatch(tmp_path: Path) -> None:
+    bill = tmp_path / "acquirer.csv"
+    refund = "UP0100R,O0100,REFUND,350,CNY,0.00,2024-05-01T17:00:00+08:00\n"
+    bill.write_text(STATEMENTS["generic"].read_text() + refund)
+    summary = run(tmp_path, "generic", bill, FIXTURES / "orders-2024-05-01.jsonl")
+    found = {(d["order_id"], d["class"]) for d in summary["diffs"] if d["state"] == "final"}
+    assert found == EXPECTED | {("O0100", "refund_mismatch")}
+    (orphan,) = [d for d in summary["diffs"] if d["order_id"] == "O0100"]
+    assert orphan["ours"] is None and orphan["provider_txn_id"] == "UP0100R"
+    assert orphan["theirs"]["refunded"] == "3.50" and orphan["amount_delta"] == "3.50"
+    assert orphan["theirs"]["reason"] == "refund of an order that is not in this day's order export"
+    assert orphan["ticket_id"] is not None
+    assert summary["provider_totals"]["refunds_without_order"] == 1
