@@ -4,7 +4,9 @@ A domain package on the kernel only (``kernel.errors``, ``kernel.durations``, ``
 
 * :mod:`~reconciliation.statements` and :mod:`~reconciliation.orders` read the two sides into one
   row shape (bad rows to :mod:`~reconciliation.rejects`), :mod:`~reconciliation.textfile` and
-  :mod:`~reconciliation.fields` below them;
+  :mod:`~reconciliation.fields` below them; :mod:`~reconciliation.statementscan` and
+  :mod:`~reconciliation.orderscan` check the plain rows of a big file in DuckDB first
+  (:mod:`~reconciliation.bulk`) and leave the rest to them;
 * :mod:`~reconciliation.matching` joins them in DuckDB; :mod:`~reconciliation.judge` names the
   :mod:`~kernel.differences` of each difference;
 * :mod:`~reconciliation.holding`, :mod:`~reconciliation.repairs` and :mod:`~reconciliation.tickets`
