@@ -248,9 +248,11 @@ def start_services(
     settings.alerting.outbox.parent.mkdir(parents=True, exist_ok=True)
     outbox = Outbox(settings.alerting.outbox, wall_clock)
     annotate = Annotator(settings.alerting, wall_clock).annotate
-    dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock, annotate=annotate)
-    fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake)
     state = StateDB(settings.alerting.state)
+    dispatcher = Dispatcher.from_settings(
+        settings.alerting, outbox, wall_clock, annotate=annotate, state=state
+    )
+    fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake)
     oncall = OnCallStage(settings.alerting, fanout, outbox, state, wall_clock)
     recent = RecentAlerts()
     outputs = Outputs(

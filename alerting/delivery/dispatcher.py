@@ -36,6 +36,7 @@ from alerting.notifications import DeliveryResult, Notification, Notifier
 from alerting.oncall import Schedule
 from alerting.outbox import Outbox, OutboxRow
 from alerting.routing import language_for, target_key, zone_for
+from alerting.state_db import StateDB
 from kernel.clock import Clock
 from kernel.errors import PayPulseError
 from kernel.settings import AlertingSettings
@@ -155,6 +156,7 @@ class Dispatcher:
         rate_limit: int = DEFAULT_RATE_LIMIT,
         rate_window: timedelta = timedelta(minutes=1),
         annotate: Callable[[Notification], Notification] | None = None,
+        state: StateDB | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -168,7 +170,10 @@ class Dispatcher:
         self._cap = max(max_backoff.total_seconds(), self._base)
         self._batch = batch
         self._retention = retention.total_seconds()
-        self._pacer = Pacer(clock, rate_limit, rate_window.total_seconds())
+        # the pace is kept in the on-call state file so that it outlives a restart; without one,
+        # in a database of its own that lasts as long as this dispatcher
+        pace_db = state if state is not None else StateDB(":memory:")
+        self._pacer = Pacer(clock, pace_db, rate_limit, rate_window.total_seconds())
         self._pruned_at: float | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
         self._counts_lock = threading.Lock()
@@ -188,10 +193,12 @@ class Dispatcher:
         endpoints: Mapping[str, str] | None = None,
         rate_limit: int | None = None,
         annotate: Callable[[Notification], Notification] | None = None,
+        state: StateDB | None = None,
     ) -> Dispatcher:
         """The production wiring: Apprise notifiers from the routes, retry policy and pacing from
         settings. ``endpoints`` and ``rate_limit`` override ``alerting.endpoints`` and
-        ``alerting.rate_limit``.
+        ``alerting.rate_limit``; ``state`` (the ``alerting.state`` file) keeps each target's pace
+        across restarts.
         """
         if notifiers is None:
             notifiers = build_notifiers(settings, endpoints=endpoints, clock=clock)
@@ -203,6 +210,7 @@ class Dispatcher:
             retry_backoff=settings.retry_backoff,
             rate_limit=settings.rate_limit if rate_limit is None else rate_limit,
             annotate=annotate,
+            state=state,
         )
 
     # -- one step -----------------------------------------------------------------------------
