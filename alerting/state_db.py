@@ -57,6 +57,20 @@ CREATE TABLE IF NOT EXISTS board (
     silenced_by TEXT,
     changed_at  REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS groups (
+    route         TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    next_flush_at REAL NOT NULL,
+    PRIMARY KEY (route, key)
+);
+CREATE TABLE IF NOT EXISTS grouped (
+    route       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    incident    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    alert_json  TEXT NOT NULL,
+    PRIMARY KEY (route, key, incident)
+);
 CREATE TABLE IF NOT EXISTS paced (
     target      TEXT NOT NULL,
     sent_at     REAL NOT NULL

@@ -48,6 +48,8 @@ from kernel.events import CURRENCY_DECIMALS
 from kernel.reconciliation import Policy as ReconciliationSettings
 
 __all__ = [
+    "EACH_ALERT",
+    "GROUP_LABELS",
     "AlertingSettings",
     "DetectorSettings",
     "EscalationSettings",
@@ -235,6 +237,9 @@ class DetectorSettings(Section):
 
 
 Level = Literal["critical", "warning", "info"]
+#: What a route may group alerts by (Alertmanager's group_by), and the word for "each alert apart".
+GROUP_LABELS: Final = ("kind", "channel", "merchant", "severity")
+EACH_ALERT: Final = "..."
 
 
 class RouteSettings(Section):
@@ -249,7 +254,29 @@ class RouteSettings(Section):
         [], description="matches, but sends nothing, within these alerting.time_intervals"
     )
     repeat_interval: Duration | None = Field(
-        None, gt=_ZERO, le=30 * _DAY, description="re-notify on this route this often; default alerting's"
+        None,
+        gt=_ZERO,
+        le=30 * _DAY,
+        description="re-notify on this route this often; default the parent route's, at the top alerting's",
+    )
+    group_by: list[str] | None = Field(
+        None,
+        description="labels (kind, channel, merchant, severity) whose alerts go out together as one "
+        "message; [] = all of the route's in one; ['...'] or unset at the top = each alert on its own",
+    )
+    group_wait: Duration | None = Field(
+        None,
+        ge=_ZERO,
+        le=_DAY,
+        description="a new group waits this long for more alerts before its first message; "
+        "default the parent route's, at the top 30s",
+    )
+    group_interval: Duration | None = Field(
+        None,
+        gt=_ZERO,
+        le=_DAY,
+        description="a group's later changes go out together at most this often; "
+        "default the parent route's, at the top 5m",
     )
     mention_oncall: bool = Field(
         False, description="chat robots @mention the current on-call primary on firing alerts"
@@ -267,6 +294,23 @@ class RouteSettings(Section):
         if zone is not None and zone not in available_timezones():
             raise ValueError(f"{zone!r} is not an IANA time zone name such as 'Asia/Shanghai'")
         return zone
+
+    @field_validator("group_by")
+    @classmethod
+    def _known_labels(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is None:
+            return None
+        unknown = [label for label in labels if label not in (*GROUP_LABELS, EACH_ALERT)]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} is not a label alerts are grouped by; use"
+                f" {', '.join(GROUP_LABELS)}, or ['{EACH_ALERT}'] for each alert on its own"
+            )
+        if EACH_ALERT in labels and len(labels) > 1:
+            raise ValueError(f"'{EACH_ALERT}' means each alert on its own; write it alone, or only labels")
+        if len(set(labels)) < len(labels):
+            raise ValueError("names a label twice; name each once")
+        return labels
 
 
 class RouteNodeSettings(RouteSettings):
@@ -432,7 +476,7 @@ class AlertingSettings(Section):
     channel_names: dict[Literal["zh-CN", "en"], dict[str, Text]] = Field(
         {},
         description="display names per language over the built-in ones (支付宝/Alipay, 微信支付/WeChat Pay, "
-        "银联/UnionPay, 银行卡/Card), e.g. {\"zh-CN\" = {\"hkpay\" = \"香港支付\"}}",
+        '银联/UnionPay, 银行卡/Card), e.g. {"zh-CN" = {"hkpay" = "香港支付"}}',
     )
 
     @field_validator("currency")
@@ -441,6 +485,7 @@ class AlertingSettings(Section):
         if code not in CURRENCY_DECIMALS:
             raise ValueError(f"{code!r} is not an ISO 4217 currency code such as 'CNY' or 'USD'")
         return code
+
     route: RouteNodeSettings | None = Field(
         None, description="a routing tree (Alertmanager's); use it or the flat routes list, not both"
     )
@@ -461,6 +506,13 @@ class AlertingSettings(Section):
                 "both the routes list and a route tree are set; move the [[alerting.routes]] entries"
                 " under [alerting.route] as [[alerting.route.routes]] with continue = true"
             )
+        untimely = _timing_without_grouping(self)
+        if untimely:
+            raise ValueError(
+                f"{untimely[0]} sets group_wait or group_interval, but neither it nor a route above it sets"
+                f" group_by, so each alert goes out on its own at once; add group_by (e.g."
+                f' ["kind", "channel"]) or remove them'
+            )
         known = set(self.time_intervals)
         for where, node in _route_nodes(self):
             for field in ("during", "mute_during"):
@@ -476,7 +528,7 @@ class AlertingSettings(Section):
                 raise ValueError(
                     f"escalation.levels[{index}].via = {level.via!r} is not a key of"
                     " alerting.oncall.contacts;"
-                    f" add contacts.{level.via} = \"<Apprise URL with {{mobile}}>\" or use one of:"
+                    f' add contacts.{level.via} = "<Apprise URL with {{mobile}}>" or use one of:'
                     f" {', '.join(sorted(contacts)) or '(none)'}"
                 )
             if level.notify != "lead" and not self.oncall.rotation:
@@ -487,6 +539,27 @@ class AlertingSettings(Section):
             if level.notify == "lead" and not self.oncall.lead:
                 raise ValueError(f"escalation.levels[{index}] pages the lead, but oncall.lead is not set")
         return self
+
+
+def _timing_without_grouping(settings: AlertingSettings) -> list[str]:
+    """The routes that set a group's timing where no group_by (their own or inherited) groups."""
+    found = [f"routes[{i}]" for i, r in enumerate(settings.routes) if _timed(r) and not _groups(r.group_by)]
+    stack = [("route", settings.route, False)] if settings.route else []
+    while stack:
+        where, node, above = stack.pop(0)
+        grouped = above if node.group_by is None else _groups(node.group_by)
+        if _timed(node) and not grouped:
+            found.append(where)
+        stack += [(f"{where}.routes[{i}]", child, grouped) for i, child in enumerate(node.routes)]
+    return found
+
+
+def _timed(route: RouteSettings) -> bool:
+    return route.group_wait is not None or route.group_interval is not None
+
+
+def _groups(group_by: list[str] | None) -> bool:
+    return group_by is not None and group_by != [EACH_ALERT]
 
 
 def _route_nodes(settings: AlertingSettings) -> list[tuple[str, RouteSettings]]:

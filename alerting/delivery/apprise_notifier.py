@@ -14,7 +14,8 @@ never left to turn our Markdown into HTML: its converter would pass any raw HTML
 
 Each target reads its own language, zone and currency (:class:`~alerting.i18n.Messages`), and can
 take several notifications as one digest (:meth:`AppriseNotifier.send_digest`) when the dispatcher
-paces it. The chat robots (DingTalk, WeCom, Feishu, Lark) are this project's Apprise plugins
+paces it, or as one group's message (:meth:`AppriseNotifier.send_group`) on a route that groups.
+The chat robots (DingTalk, WeCom, Feishu, Lark) are this project's Apprise plugins
 (:mod:`alerting.delivery.robots`): they read the robot's reply body, and the notifier takes the
 outcome from the plugin instead of from log lines; their endpoints may point at a gateway.
 
@@ -45,7 +46,7 @@ from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
 from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest
+from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest, render_group
 from alerting.routing import SMS_SCHEMES, VOICE_SCHEMES, scheme_of
 from alerting.sms_form import ShortForm, digest_form, short_form
 from kernel.alerts import Alert
@@ -180,6 +181,18 @@ class AppriseNotifier:
         if isinstance(self._plugin, RobotPlugin):
             self._plugin.mobiles_now = n.mentions
         return self._notify(message, title, [n.alert])
+
+    def send_group(self, notifications: Sequence[Notification]) -> DeliveryResult:
+        """A route's group as one message listing its alerts, each with its acknowledgement link;
+        a robot @mentions whom the notifications name. SMS and calls get the digest's one segment."""
+        alerts = [n.alert for n in notifications]
+        if self.short:
+            return self._notify_short(digest_form(alerts, self.messages, **self._fitting()), alerts)
+        links = [n.ack_url for n in notifications]
+        message = render_group(alerts, self.medium, self.messages, links)
+        if isinstance(self._plugin, RobotPlugin):
+            self._plugin.mobiles_now = next((n.mentions for n in notifications if n.mentions), ())
+        return self._notify(message, message.title, alerts)
 
     def send_digest(self, notifications: Sequence[Notification], limit: int) -> DeliveryResult:
         """The notifications as one message that lists them (the target takes ``limit`` a minute)."""
