@@ -58,7 +58,7 @@ SMS_SCHEMES: Final = frozenset(
         "bulksms", "bulkvs", "msg91", "kavenegar", "vonage", "nexmo", "seven", "smpp", "smpps", "infobip",
         "telnyx", "clickatell", "burstsms", "kudosity", "46elks", "elks", "msgbird", "atalk", "smsmgr",
         "smsmanager", "serwersms", "smsc", "smstunnel", "kaleyra", "klr", "mobilemessage", "mobilemsg",
-        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms",
+        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms", "tencentsms",
     }
 )  # fmt: skip
 #: Schemes that phone on-call and read the alert out (the last level of an escalation).

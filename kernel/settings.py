@@ -468,7 +468,8 @@ class AlertingSettings(Section):
     )
     endpoints: dict[str, WebUrl] = Field(
         {},
-        description="base URL per scheme (dingtalk, wecombot, feishu, lark, aliyunsms, aliyunvoice): "
+        description="base URL per scheme (dingtalk, wecombot, feishu, lark, aliyunsms, aliyunvoice, "
+        "tencentsms): "
         "a company egress gateway",
     )
     link: WebUrl | None = Field(None, description="ends SMS and calls with room for it: the status page")

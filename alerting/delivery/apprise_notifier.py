@@ -21,7 +21,8 @@ outcome from the plugin instead of from log lines; their endpoints may point at 
 
 SMS and phone targets (:data:`~alerting.routing.SMS_SCHEMES`, :data:`~alerting.routing.VOICE_SCHEMES`)
 get the one-segment form instead (:func:`~alerting.sms_form.short_form`), with ``link`` when one
-is configured; Aliyun's plugins (:mod:`alerting.delivery.aliyun`) take its fields as their
+is configured; the cloud SMS and voice plugins (:mod:`alerting.delivery.aliyun`,
+:mod:`alerting.delivery.tencent`) take its fields as their
 template's variables and fit them around their signature and template text.
 
 Secrets never leave this module: :attr:`AppriseNotifier.name` is the plugin's
@@ -40,8 +41,8 @@ from typing import Any, Final
 import apprise
 from apprise.plugins import url_to_dict
 
-from alerting.delivery import aliyun
-from alerting.delivery.aliyun import AliyunPlugin
+from alerting.delivery import aliyun, cloud, tencent
+from alerting.delivery.cloud import CloudPlugin
 from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
 from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
@@ -70,8 +71,10 @@ _BODY_FORMAT: Final[dict[Medium, apprise.NotifyFormat]] = {
     "html": apprise.NotifyFormat.HTML,
     "text": apprise.NotifyFormat.TEXT,
 }
-#: Schemes that take a robot's or Aliyun's endpoint (a gateway standing in for the service).
-ENDPOINT_SCHEMES: Final = (*DEFAULT_ENDPOINTS, *aliyun.DEFAULT_ENDPOINTS)
+#: The cloud SMS and voice plugins by scheme.
+CLOUD: Final = {**aliyun.ALIYUN, **tencent.TENCENT}
+#: Schemes that take a robot's or a cloud service's endpoint (a gateway standing in for the service).
+ENDPOINT_SCHEMES: Final = (*DEFAULT_ENDPOINTS, *aliyun.DEFAULT_ENDPOINTS, *tencent.DEFAULT_ENDPOINTS)
 
 
 def mask_url(url: str) -> str:
@@ -136,8 +139,8 @@ class AppriseNotifier:
 
     ``messages`` are the reader's language, zone and currency; ``endpoints`` maps a robot scheme
     (``dingtalk``, ``wecombot``, ``feishu``, ``lark``) to the base URL that stands in for the robot
-    (a company gateway), and so does ``aliyunsms``/``aliyunvoice``; ``clock`` signs robot and
-    Aliyun requests. ``link`` (the status page, an alert console) ends an SMS that has room for it.
+    (a company gateway), and so do ``aliyunsms``/``aliyunvoice``/``tencentsms``; ``clock`` signs
+    robot and cloud requests. ``link`` (the status page, an alert console) ends an SMS that has room for it.
     """
 
     def __init__(
@@ -203,16 +206,16 @@ class AppriseNotifier:
         return self._notify(message, message.title, alerts)
 
     def _fitting(self) -> dict[str, str | None]:
-        """How this target's short form is fitted: around Aliyun's signature and template text
+        """How this target's short form is fitted: around a cloud SMS's signature and template text
         (whose fixed words hold the link), else with the link at its end."""
-        if isinstance(self._plugin, AliyunPlugin):
+        if isinstance(self._plugin, CloudPlugin):
             return {"around": self._plugin.around}
         return {"link": self.link}
 
     def _notify_short(self, form: ShortForm, alerts: Sequence[Alert]) -> DeliveryResult:
-        """One segment: a line for any SMS gateway, and the fields for Aliyun's template."""
+        """One segment: a line for any SMS gateway, and the fields for a cloud SMS's template."""
         message = RenderedMessage("", form.line(self.messages), "text")
-        if not isinstance(self._plugin, AliyunPlugin):
+        if not isinstance(self._plugin, CloudPlugin):
             return self._notify(message, "", alerts)
         self._plugin.fields = form.fields()
         try:
@@ -234,7 +237,7 @@ class AppriseNotifier:
             log_level=logging.DEBUG,
         )
         try:
-            if isinstance(self._plugin, RobotPlugin | AliyunPlugin) and self._plugin.last_reply is not None:
+            if isinstance(self._plugin, RobotPlugin | CloudPlugin) and self._plugin.last_reply is not None:
                 return self._plugin.last_reply  # the service's own reply, read by the plugin
             lines = [(entry.level, entry.message) for entry in result.logs()]
             timed_out = result.status == apprise.AppriseResultStatus.TIMEOUT
@@ -252,17 +255,17 @@ _URGENCY: Final = (
 
 
 def _instantiate(url: str, route: str, endpoints: Mapping[str, str], clock: Clock | None) -> Any:
-    """The Apprise plugin for ``url``; a robot or Aliyun gets its endpoint and the clock that signs for it."""
+    """The Apprise plugin for ``url``; a robot or cloud plugin gets its endpoint and the clock that signs."""
     scheme = url.partition("://")[0].lower()
     unknown = sorted(set(endpoints) - set(ENDPOINT_SCHEMES))
     if unknown:
         raise ConfigError(
             f"alerting.endpoints names {', '.join(unknown)}: choose from {', '.join(ENDPOINT_SCHEMES)}"
         )
-    if scheme in aliyun.ALIYUN:
+    if scheme in CLOUD:
         try:
-            return aliyun.build(url, endpoints.get(scheme), clock)
-        except aliyun.AliyunUrlError as err:
+            return cloud.build(CLOUD, url, endpoints.get(scheme), clock)
+        except cloud.CloudUrlError as err:
             where = f"route {route!r}: " if route else ""
             raise ConfigError(f"{where}{mask_url(url)}: {err}") from None
     if scheme not in ROBOTS:
