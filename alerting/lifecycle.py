@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from alerting.i18n import ACTIONS, WHAT, english
-from kernel.alerts import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity
+from kernel.alerts import CUSTOMER_FACING_KINDS, Alert, Impact, Scope, Severity, same_incident
 from kernel.observation import Observation
 from kernel.verdict import Verdict
 
@@ -147,8 +147,10 @@ class AlertLifecycle:
         changes: list[Alert] = []
         scores = scores or {}
         fired = set()
+        latest: dict[tuple[str, Scope], float] = {}  # each key's value this round
         for verdict, obs, detail in verdicts:
             key = (verdict.kind, obs.scope)
+            latest[key] = verdict.value
             current = self.firing.get(key)
             if verdict.firing:
                 fired.add(key)
@@ -166,10 +168,13 @@ class AlertLifecycle:
         for kind in sorted(self.shop_wide):  # the last channel is back: the shop-wide alert goes quiet
             key = (kind, Scope())
             if key in self.firing and key not in fired and not self._held_by_channels(key):
-                since, value = self.quiet_since.setdefault(key, (now_ms, self.firing[key].value))
+                # the resolved notice carries the numbers at resolution, not those it fired with
+                since, value = self.quiet_since.setdefault(
+                    key, (now_ms, latest.get(key, self.firing[key].value))
+                )
                 if now_ms - since >= self.resolve_hold_ms:
                     changes += self._resolve(key, since, value)
-        changes += self._shop_wide(now_ms, channels)
+        changes += self._shop_wide(now_ms, channels, scores)
         for key, alert in self.firing.items():
             if key in self.announced or key in self.absorbed:
                 continue
@@ -259,13 +264,19 @@ class AlertLifecycle:
             for c in channels
         )
 
-    def _shop_wide(self, now_ms: int, channels: tuple[str, ...]) -> list[Alert]:
-        """One all-payments alert, naming the channels, when nearly every channel (three in four,
-        and at least three) fires the same kind: the incident is the whole shop's, and on-call
-        needs one page, not one per channel. It is the all-payments alert (the all-payments
-        detector's own if it fires, else made from the channels'), and the channel alerts not yet
-        announced become part of it. An all-payments alert that no channel explained within the
-        group wait is a shop-wide incident too: channels that follow it are part of it."""
+    def _shop_wide(
+        self, now_ms: int, channels: tuple[str, ...], scores: Mapping[tuple[str, Scope], float]
+    ) -> list[Alert]:
+        """One all-payments alert, naming the channels, when a channel fires a kind and nearly every
+        channel (three in four, and at least three) is firing it or on the way to (its test a
+        quarter of the way to its threshold): the incident is the whole shop's, and on-call needs
+        one page, not one per channel. The busiest channels cross first, so counting only the
+        firing ones would page each of them before the quiet ones had the evidence; a channel's
+        own incident leaves the other channels' tests near zero. It is the all-payments alert
+        (the all-payments detector's own if it fires, else made from the channels'), and the
+        channel alerts not yet announced become part of it. An all-payments alert that no
+        channel explained within the group wait is a shop-wide incident too: channels that
+        follow it are part of it."""
         live = [c for c in channels if c != OTHER]
         quorum = max(_SHOP_WIDE_MIN, math.ceil(_SHOP_WIDE_SHARE * len(live)))
         changes = []
@@ -274,7 +285,14 @@ class AlertLifecycle:
             if _is_channel(scope) and scope.channel in live:
                 by_kind.setdefault(kind, []).append(alert)
         for kind, members in sorted(by_kind.items()):
-            if kind in self.shop_wide or len(members) < quorum:
+            if kind in self.shop_wide:
+                continue
+            moving = [
+                c
+                for c in live
+                if (kind, Scope(c)) in self.firing or scores.get((kind, Scope(c)), 0.0) >= _ON_THE_WAY
+            ]
+            if len(moving) < quorum:
                 continue
             self.shop_wide.add(kind)
             for member in members:
@@ -282,7 +300,7 @@ class AlertLifecycle:
             key = (kind, Scope())
             if key in self.announced:  # on-call already has the all-payments alert
                 continue
-            alert = _shop_wide_alert(kind, members, self.firing.get(key), now_ms)
+            alert = _shop_wide_alert(kind, members, self.firing.get(key), now_ms, tuple(moving))
             self.firing[key] = alert
             self.quiet_since.pop(key, None)
             self.absorbed.discard(key)
@@ -291,16 +309,21 @@ class AlertLifecycle:
         return changes
 
     def _inhibited(self, key: tuple[str, Scope], alert: Alert) -> bool:
-        """A cause of this kind fires on its scope (or, off channels, on a channel); or, off channels,
+        """A cause of this kind fires on its scope (or, off channels, on a channel), or another kind of
+        its incident (:func:`kernel.alerts.same_incident`) was announced there; or, off channels,
         a same-kind channel alert fires, or fired while this episode had already begun; or a
         shop-wide alert of this kind holds every channel."""
         kind, scope = key
         if kind in self.shop_wide and _is_channel(scope):
             return True
         causes = INHIBITED_BY.get(kind, frozenset())
-        if _is_channel(scope):  # a cause on this channel; another channel's trouble is not ours
-            return any(k in causes and s == scope for k, s in self.firing)
-        if any(k in causes and (s == scope or _is_channel(s)) for k, s in self.firing):
+
+        def explains(k: str, s: Scope) -> bool:  # a cause, or another face of an incident already told
+            return k in causes or (k != kind and (k, s) in self.announced and same_incident(k, kind))
+
+        if _is_channel(scope):  # on this channel; another channel's trouble is not ours
+            return any(explains(k, s) and s == scope for k, s in self.firing)
+        if any(explains(k, s) and (s == scope or _is_channel(s)) for k, s in self.firing):
             return True
         if any(k == kind and _is_channel(s) for k, s in self.firing):
             return True
@@ -333,10 +356,12 @@ class AlertLifecycle:
         )
 
 
-def _shop_wide_alert(kind: str, members: list[Alert], overall: Alert | None, now_ms: int) -> Alert:
+def _shop_wide_alert(
+    kind: str, members: list[Alert], overall: Alert | None, now_ms: int, channels: tuple[str, ...]
+) -> Alert:
     """The all-payments alert of a shop-wide incident: the all-payments detector's own when it
-    fires, else summed (counts) or averaged (rates) from the channels'; it names the channels."""
-    channels = tuple(sorted(m.scope.channel for m in members if m.scope.channel))
+    fires, else summed (counts) or averaged (rates) from the firing channels'; it names every
+    channel of the incident."""
     first = min(members, key=lambda m: m.started_at)
     if overall is None:
         combine = sum if kind in _COUNT_KINDS else (lambda xs: sum(xs) / len(members))

@@ -129,7 +129,10 @@ def build_detectors(
             "callback_latency_high",
             {
                 "p95": LatencyDetector(
-                    limit_s=s.callback_p95_limit.total_seconds(), min_callbacks=s.min_callbacks, **common
+                    limit_s=s.callback_p95_limit.total_seconds(),
+                    min_callbacks=s.min_callbacks,
+                    budget=budget,
+                    **common,
                 ),
                 # processed callbacks, those later than windows.slow_callback
                 "late share": SequentialRateDetector(

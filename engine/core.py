@@ -53,7 +53,12 @@ class Engine:
         self.settings = settings
         self.width_ms = int(w.width.total_seconds() * 1000)
         lateness_ms = int(w.lateness.total_seconds() * 1000)
-        self.windows = Windows(self.width_ms, lateness_ms, int(w.slow_callback.total_seconds() * 1000))
+        self.windows = Windows(
+            self.width_ms,
+            lateness_ms,
+            int(w.slow_callback.total_seconds() * 1000),
+            latency_limit_ms=int(settings.detectors.callback_p95_limit.total_seconds() * 1000),
+        )
         self.stuck = StuckTracker(
             int(w.stuck_timeout.total_seconds() * 1000),
             w.max_pending_orders,

@@ -83,6 +83,7 @@ def last_minute(ring: Any) -> Observation | None:
         sum(o.complaints_other for o in rows),
         sum(o.stuck for o in rows),
         sum(o.overdue for o in rows),
+        sum(o.callbacks_over_limit for o in rows),
     )
 
 

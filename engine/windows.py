@@ -40,8 +40,8 @@ _QUANTILES: Final = (0.5, 0.95, 0.99)
 
 # Accumulator slots. A list of numbers is the cheapest mutable record CPython has.
 ATTEMPTS, SUCCESSES, AMOUNT, LOG_SUM, LOG_SQ, CALLBACKS, CB_FAILED, CB_SLOW = range(8)
-C_PAID_NOT_UPDATED, C_CHARGED_TWICE, C_REFUND, C_OTHER, STUCK, OVERDUE = range(8, 14)
-_SLOTS: Final = 14
+C_PAID_NOT_UPDATED, C_CHARGED_TWICE, C_REFUND, C_OTHER, STUCK, OVERDUE, CB_OVER = range(8, 15)
+_SLOTS: Final = 15
 _COMPLAINT_SLOT: Final = {
     "paid_not_updated": C_PAID_NOT_UPDATED,
     "charged_twice": C_CHARGED_TWICE,
@@ -92,10 +92,12 @@ class Windows:
         lateness_ms: int,
         slow_callback_ms: int,
         tracked_merchants: Iterable[str] = (),
+        latency_limit_ms: int = 30_000,
     ) -> None:
         self.width_ms = width_ms
         self.lateness_ms = lateness_ms
         self.slow_callback_ms = slow_callback_ms
+        self.latency_limit_ms = latency_limit_ms  # callbacks later than this are counted (the p95 test)
         self.tracked: frozenset[str] = frozenset(tracked_merchants)
         self.max_ts = -1
         self.next_close: int | None = None  # id of the oldest window not yet closed
@@ -168,13 +170,16 @@ class Windows:
             failed = event.status == "failed"
             latency = ts - event.paid_at
             slow = not failed and latency > self.slow_callback_ms
+            over = not failed and latency > self.latency_limit_ms
             acc[CALLBACKS] += 1
             acc[CB_FAILED] += failed
             acc[CB_SLOW] += slow
+            acc[CB_OVER] += over
             if leaf is not None:
                 leaf[CALLBACKS] += 1
                 leaf[CB_FAILED] += failed
                 leaf[CB_SLOW] += slow
+                leaf[CB_OVER] += over
             if not failed:
                 by_channel = window[2]
                 values = by_channel.get(channel)
@@ -283,9 +288,14 @@ class Windows:
         self.channels = set(state["channels"])
         self.tracked = frozenset(state["tracked"])
         self._open = {
-            w: ({c: list(acc) for c, acc in channels}, {(c, m): list(acc) for c, m, acc in merchants}, {})
+            w: ({c: _slots(acc) for c, acc in channels}, {(c, m): _slots(acc) for c, m, acc in merchants}, {})
             for w, channels, merchants in state["open"]
         }
+
+
+def _slots(acc: list[float]) -> list[float]:
+    """A snapshot's accumulator, with the slots added since it was taken (zero)."""
+    return [*acc, *[0] * (_SLOTS - len(acc))]
 
 
 def sum_leaves(leaves: Iterable[list[float]]) -> list[float]:
@@ -369,4 +379,5 @@ def observation_of(
         int(acc[C_OTHER]),
         int(acc[STUCK]),
         int(acc[OVERDUE]),
+        int(acc[CB_OVER]),
     )

@@ -22,6 +22,7 @@ __all__ = [
     "Severity",
     "Status",
     "fingerprint_of",
+    "same_incident",
 ]
 
 KINDS: Final = (
@@ -36,6 +37,23 @@ KINDS: Final = (
 )
 #: Kinds an end user feels directly: money leaves, the order stays unpaid. These drive the banner.
 CUSTOMER_FACING_KINDS: Final = frozenset({"success_rate_drop", "stuck_payments", "callback_failure_high"})
+#: Kinds that are faces of one incident. Trouble with a provider's callbacks shows first as
+#: whatever the data shows first: callbacks that fail, paid orders still waiting for theirs
+#: (stuck), or callbacks that arrive late. In the first minutes a late callback and a lost one
+#: look the same, so on one scope these kinds are one incident and page once.
+_CALLBACK_TROUBLE: Final = ("callback_failure_high", "callback_latency_high", "stuck_payments")
+_FAMILIES: Final = dict.fromkeys(_CALLBACK_TROUBLE, "callbacks")
+
+
+def same_incident(kind: str, other: str) -> bool:
+    """``kind`` and ``other`` name the same incident on one scope: equal, or of one family.
+
+    >>> same_incident("stuck_payments", "callback_latency_high")
+    True
+    >>> same_incident("volume_drop", "stuck_payments")
+    False
+    """
+    return kind == other or _FAMILIES.get(kind, kind) == _FAMILIES.get(other, other)
 
 Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "warning", "info"]

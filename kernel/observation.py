@@ -37,6 +37,7 @@ class Observation:
     complaints_other: int = 0
     stuck: int = 0  # paid orders that crossed the stuck timeout in this window
     overdue: int = 0  # paid orders still without a callback at the overdue mark (windows.slow_callback)
+    callbacks_over_limit: int = 0  # processed callbacks later than detectors.callback_p95_limit
 
     @property
     def failures(self) -> int:
@@ -93,4 +94,5 @@ def add_observations(a: Observation, b: Observation) -> Observation:
         a.complaints_other + b.complaints_other,
         a.stuck + b.stuck,
         a.overdue + b.overdue,
+        a.callbacks_over_limit + b.callbacks_over_limit,
     )

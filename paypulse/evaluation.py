@@ -1,7 +1,8 @@
 """Scoring alerts against labelled incidents: precision, recall and detection delay.
 
-An alert finds a label when it has the label's kind and scope and fires between the label's
-start and its end plus a grace period (a detector may need a little time after a short
+An alert finds a label when it has the label's scope and kind (or a kind of the same incident,
+:func:`kernel.alerts.same_incident`: late callbacks may first show as stuck payments) and fires
+between the label's start and its end plus a grace period (a detector may need a little time after a short
 incident). A firing alert that finds no label is a false alert. Delay is ``detected_at -
 start`` in event time, which is what a replay can measure exactly.
 """
@@ -12,6 +13,8 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from kernel.alerts import same_incident
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -102,18 +105,19 @@ def evaluate(
     for alert in alerts:
         if alert.get("status") != "firing":
             continue
-        score = by_kind.setdefault(alert["kind"], KindScore())
-        score.alerts += 1
         detected = _when(alert["detected_at"])
         match = None
         for i, label in enumerate(labels):
             if (
-                label["kind"] == alert["kind"]
+                same_incident(label["kind"], alert["kind"])
                 and _scope(label) == _scope(alert)
                 and _when(label["start"]) <= detected <= _when(label["end"]) + grace
             ):
                 match = i
                 break
+        # an alert that finds a label counts for the label's kind (the incident it found)
+        score = by_kind.setdefault(alert["kind"] if match is None else labels[match]["kind"], KindScore())
+        score.alerts += 1
         if match is None:
             score.false_alerts += 1
         elif match not in found:

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.receiver",
     "tests.fixtures.chromium",
     "tests.fixtures.kafka",
+    "tests.fixtures.cli",
 ]
 
 #: Longest first, by CPU time on 2 cores (``--durations=0``, summed by module); refresh it when

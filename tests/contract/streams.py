@@ -26,6 +26,7 @@ __all__ = ["NORMAL", "SHIFTS", "T0", "TINY", "Profile", "observations"]
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a minute boundary
 SLOW_CALLBACK_S = 60.0
+LATENCY_LIMIT_S = 30.0  # detectors.callback_p95_limit's default
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def _window(rng: np.random.Generator, scope: Scope, start: int, width_ms: int, p
         callbacks=callbacks,
         callback_failures=failures,
         callbacks_slow=int((latencies > SLOW_CALLBACK_S).sum()),
+        callbacks_over_limit=int((latencies > LATENCY_LIMIT_S).sum()),
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,

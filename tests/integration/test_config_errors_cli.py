@@ -1,8 +1,9 @@
-"""Configuration mistakes as a user makes them: the real `paypulse` command, one line, exit code 2.
+"""Configuration mistakes as a user makes them: the `paypulse` command, one line, exit code 2.
 
-Each case runs the installed ``paypulse`` script in a fresh process and checks what an operator
-sees: exit code 2, a single line on stderr that names the setting (or the file, or the variable)
-and where it was set, and never a Python traceback.
+Each case runs the command (in-process, through the ``main`` the script runs:
+:mod:`tests.fixtures.cli`) and checks what an operator sees: exit code 2, a single line on stderr
+that names the setting (or the file, or the variable) and where it was set, and never a Python
+traceback. One case runs the installed script in a fresh process, to show the script is that.
 """
 
 from __future__ import annotations
@@ -18,29 +19,13 @@ import pytest
 
 from kernel.errors import ConfigError
 from paypulse.cli import main as cli_main
-
-pytestmark = pytest.mark.integration
+from tests.fixtures.cli import Cli, Done
 
 PAYPULSE = Path(sys.executable).parent / "paypulse"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def paypulse(
-    *args: str | Path, env: dict[str, str] | None = None, cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYPULSE_")}
-    return subprocess.run(
-        [str(PAYPULSE), *map(str, args)],
-        env={**clean, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def one_clear_line(done: subprocess.CompletedProcess[str]) -> str:
+def one_clear_line(done: Done) -> str:
     """The single stderr line of a run refused with exit code 2, without the ``paypulse:`` prefix."""
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -68,14 +53,14 @@ def one_clear_line(done: subprocess.CompletedProcess[str]) -> str:
     ],
 )  # fmt: skip
 def test_bad_value_in_the_file_is_one_line_naming_field_value_and_file(
-    tmp_path: Path, toml: str, expected: str
+    tmp_path: Path, toml: str, expected: str, paypulse: Cli
 ) -> None:
     (tmp_path / "paypulse.toml").write_text(toml + "\n")
     line = one_clear_line(paypulse("run", "--config", "paypulse.toml", cwd=tmp_path))
     assert line.startswith(expected), line
 
 
-def test_a_value_the_config_used_to_refuse_now_loads(tmp_path: Path) -> None:
+def test_a_value_the_config_used_to_refuse_now_loads(tmp_path: Path, paypulse: Cli) -> None:
     """'5m' is a duration in the config as in scenario files and `simulate --duration`."""
     (tmp_path / "paypulse.toml").write_text('[windows]\nlateness = "5m"\nmax_ahead = "PT20M"\n')
     events = tmp_path / "events.jsonl"
@@ -103,7 +88,7 @@ def test_a_value_the_config_used_to_refuse_now_loads(tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_bad_environment_variable_is_one_line_naming_the_variable(
-    tmp_path: Path, variable: str, value: str, expected: str
+    tmp_path: Path, variable: str, value: str, expected: str, paypulse: Cli
 ) -> None:
     (tmp_path / "paypulse.toml").write_text("[windows]\nlateness = 10\n")
     done = paypulse("run", "--config", "paypulse.toml", env={variable: value}, cwd=tmp_path)
@@ -112,7 +97,7 @@ def test_bad_environment_variable_is_one_line_naming_the_variable(
     assert "paypulse.toml" not in line, "a value from the environment is not blamed on the file"
 
 
-def test_environment_is_checked_by_every_command_that_loads_settings(tmp_path: Path) -> None:
+def test_environment_is_checked_by_every_command_that_loads_settings(tmp_path: Path, paypulse: Cli) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text("")
     for args in (("replay", events), ("demo", "--duration", "1")):
@@ -137,7 +122,7 @@ def unreadable(tmp_path: Path) -> Iterator[Path]:
     sock.close()
 
 
-def test_several_wrong_settings_are_one_line_each(tmp_path: Path) -> None:
+def test_several_wrong_settings_are_one_line_each(tmp_path: Path, paypulse: Cli) -> None:
     (tmp_path / "paypulse.toml").write_text('[statuspage]\nhold = -60\nmessage = ""\n')
     done = paypulse("run", "--config", "paypulse.toml", cwd=tmp_path)
     assert (done.returncode, "Traceback" in done.stderr) == (2, False)
@@ -148,26 +133,35 @@ def test_several_wrong_settings_are_one_line_each(tmp_path: Path) -> None:
     ]
 
 
-def test_a_directory_as_config_is_one_line(tmp_path: Path) -> None:
+def test_a_directory_as_config_is_one_line(tmp_path: Path, paypulse: Cli) -> None:
     (tmp_path / "conf").mkdir()
     line = one_clear_line(paypulse("run", "--config", "conf", cwd=tmp_path))
     assert line == "config file conf is a directory; pass a TOML file such as a copy of paypulse.example.toml"
 
 
-def test_an_unreadable_config_is_one_line(tmp_path: Path, unreadable: Path) -> None:
+def test_an_unreadable_config_is_one_line(tmp_path: Path, unreadable: Path, paypulse: Cli) -> None:
     (tmp_path / "events.jsonl").write_text("")
     line = one_clear_line(paypulse("replay", "events.jsonl", "--config", unreadable, cwd=tmp_path))
     assert line.startswith(f"config file {unreadable} cannot be read: "), line
 
 
-def test_a_non_utf8_config_is_one_line(tmp_path: Path) -> None:
+def test_a_non_utf8_config_is_one_line(tmp_path: Path, paypulse: Cli) -> None:
     (tmp_path / "latin1.toml").write_bytes('[statuspage]\nmessage = "Zahlung verzögert"\n'.encode("latin-1"))
     line = one_clear_line(paypulse("run", "-c", "latin1.toml", cwd=tmp_path))
     assert line == "config file latin1.toml is not UTF-8 text (byte 0xf6 at offset 36); save it as UTF-8"
 
 
-def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
-    line = one_clear_line(paypulse("run", "--config", "nope.toml", cwd=tmp_path))
+@pytest.mark.integration
+def test_a_missing_config_is_one_line_from_the_installed_script(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYPULSE_")}
+    done = subprocess.run(
+        [str(PAYPULSE), "run", "--config", "nope.toml"],
+        env=clean,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    line = one_clear_line(Done(done.returncode, done.stdout, done.stderr))
     assert line == "config file nope.toml does not exist; copy paypulse.example.toml"
 
 
@@ -182,7 +176,9 @@ def blocker(tmp_path: Path) -> Path:
     return path
 
 
-def test_run_refuses_an_unwritable_dead_letter_path_at_start(tmp_path: Path, blocker: Path) -> None:
+def test_run_refuses_an_unwritable_dead_letter_path_at_start(
+    tmp_path: Path, blocker: Path, paypulse: Cli
+) -> None:
     (tmp_path / "paypulse.toml").write_text(f'dead_letter = "{blocker}/dl.jsonl"\n')
     line = one_clear_line(paypulse("run", "--config", "paypulse.toml", cwd=tmp_path))
     assert line == (
@@ -192,7 +188,7 @@ def test_run_refuses_an_unwritable_dead_letter_path_at_start(tmp_path: Path, blo
 
 
 def test_replay_refuses_an_unwritable_alert_log_given_on_the_command_line(
-    tmp_path: Path, blocker: Path
+    tmp_path: Path, blocker: Path, paypulse: Cli
 ) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text('{"type": "payment"}\n')
@@ -203,7 +199,7 @@ def test_replay_refuses_an_unwritable_alert_log_given_on_the_command_line(
 
 
 def test_replay_refuses_an_outbox_path_from_the_environment_only_if_it_writes_it(
-    tmp_path: Path, blocker: Path
+    tmp_path: Path, blocker: Path, paypulse: Cli
 ) -> None:
     """replay writes alerts and dead letters, not the outbox: a bad outbox path is not its business."""
     events = tmp_path / "events.jsonl"
@@ -218,7 +214,7 @@ def test_replay_refuses_an_outbox_path_from_the_environment_only_if_it_writes_it
     )
 
 
-def test_demo_refuses_a_state_dir_it_cannot_create(tmp_path: Path, blocker: Path) -> None:
+def test_demo_refuses_a_state_dir_it_cannot_create(tmp_path: Path, blocker: Path, paypulse: Cli) -> None:
     line = one_clear_line(paypulse("demo", "--duration", "1", "--state-dir", blocker / "demo", cwd=tmp_path))
     assert line.startswith(
         f"invalid setting dead_letter = '{blocker}/demo/dead-letter.jsonl' from the command line: "
@@ -229,7 +225,7 @@ def test_demo_refuses_a_state_dir_it_cannot_create(tmp_path: Path, blocker: Path
 # --- one parser for every duration ---------------------------------------------------------------
 
 
-def test_simulate_reads_durations_like_the_settings(tmp_path: Path) -> None:
+def test_simulate_reads_durations_like_the_settings(tmp_path: Path, paypulse: Cli) -> None:
     out = tmp_path / "events.jsonl"
     scenario = ROOT / "scenarios" / "drop.toml"
     done = paypulse("simulate", "-s", scenario, "--out", out, "--duration", "PT2M", cwd=tmp_path)

@@ -21,14 +21,14 @@ pytestmark = pytest.mark.integration
 
 SCENARIO = {
     "start": "2026-03-02T09:00:00+08:00",
-    # 4 h of traffic before the incident: seconds of processing, so epochs have been committed
+    # 90 min of traffic before the incident: seconds of processing, so epochs have been committed
     # before the kill; 45 min after it, room for the resolution (the 15 min drop, then
     # resolve_hold) and nothing more, since every line after it is processed twice
-    "duration": "5h",
+    "duration": "2h15m",
     "seed": 11,
     "rate_per_s": 20.0,
     "incidents": [
-        {"kind": "success_rate_drop", "channel": "alipay", "start": "4h", "duration": "15m", "size": 0.2},
+        {"kind": "success_rate_drop", "channel": "alipay", "start": "90m", "duration": "15m", "size": 0.2},
     ],
 }
 
@@ -45,7 +45,7 @@ def _config(tmp: Path, events: Path, name: str) -> Path:
 
 def _run(config: Path, recovery: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "bytewax.run", f"dataflows.flow:flow_from_env('{config}')"]
-    command += ["-r", str(recovery), "-s", "1", "-b", "0"]
+    command += ["-r", str(recovery), "-s", "3", "-b", "0"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

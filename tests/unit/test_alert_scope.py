@@ -39,13 +39,32 @@ def test_every_channel_spiking_at_once_is_one_all_payments_alert_naming_them() -
     for i in range(6):
         firing = FOUR[: min(i + 1, 4)]
         out += _round(lifecycle, i, [(c, _verdict("volume_spike")) for c in firing], scores)
-    assert _rows(out) == [("volume_spike", "all channels", "firing")]  # the fourth joined it quietly
-    assert out[0].impact.channels == ("alipay", "card", "unionpay")  # three of four made it shop-wide
-    assert "channels: alipay, card, unionpay" in out[0].summary
-    assert out[0].value == 900.0 and out[0].baseline == 300.0  # counts add up over the channels
+    assert _rows(out) == [("volume_spike", "all channels", "firing")]  # the others joined it quietly
+    # the busiest crossed first, the others on the way: shop-wide at once, naming all four
+    assert out[0].impact.channels == FOUR
+    assert "channels: alipay, card, unionpay, wechat" in out[0].summary
+    assert out[0].value == 300.0 and out[0].baseline == 100.0  # the firing channel's counts
     for i in range(6, 9):
         out += _round(lifecycle, i, [(c, _verdict("volume_spike", firing=False, value=100.0)) for c in FOUR])
     assert _rows(out)[1:] == [("volume_spike", "all channels", "resolved")]
+
+
+def test_channels_that_fire_together_add_up_in_the_all_payments_alert() -> None:
+    lifecycle = AlertLifecycle(group_wait_ms=30_000)
+    scores = {("volume_spike", Scope(c)): 0.8 for c in FOUR[:3]}  # the fourth is quiet
+    out = _round(lifecycle, 0, [(c, _verdict("volume_spike")) for c in FOUR[:3]], scores)
+    assert _rows(out) == [("volume_spike", "all channels", "firing")]
+    assert out[0].impact.channels == ("alipay", "card", "unionpay")  # three of four made it shop-wide
+    assert out[0].value == 900.0 and out[0].baseline == 300.0  # counts add up over the channels
+
+
+def test_one_channel_firing_with_one_other_on_the_way_is_not_the_whole_shop() -> None:
+    lifecycle = AlertLifecycle(group_wait_ms=30_000)
+    scores = {("volume_spike", Scope("alipay")): 1.0, ("volume_spike", Scope("wechat")): 0.5}
+    out: list[Alert] = []
+    for i in range(5):
+        out += _round(lifecycle, i, [("alipay", _verdict("volume_spike"))], scores)
+    assert _rows(out) == [("volume_spike", "alipay", "firing")]  # after the wait for wechat
 
 
 def test_an_incident_confined_to_one_channel_stays_a_channel_alert_without_waiting() -> None:
@@ -132,3 +151,18 @@ def test_channels_that_follow_an_all_payments_alert_are_part_of_its_incident() -
     ]
     out += _round(lifecycle, 12, rows)
     assert _rows(out)[1:] == [("success_rate_drop", "all channels", "resolved")]
+
+
+def test_late_callbacks_after_their_stuck_payments_page_once() -> None:
+    """In the first minutes a late callback and a lost one look the same: paid orders waiting. The
+    stuck alert comes first; the late-callback alerts that follow on that channel, and on all
+    payments, are the same incident. Another channel's late callbacks are their own."""
+    lifecycle = AlertLifecycle(group_wait_ms=30_000)
+    stuck, late = _verdict("stuck_payments"), _verdict("callback_latency_high", value=95.0, baseline=30.0)
+    out = _round(lifecycle, 0, [("card", stuck)])
+    for i in range(1, 6):
+        out += _round(lifecycle, i, [("card", stuck), ("card", late), (None, late)])
+    assert _rows(out) == [("stuck_payments", "card", "firing")]
+    for i in range(6, 11):  # after a wait: card's late callbacks might have been spreading
+        out += _round(lifecycle, i, [("card", stuck), ("card", late), (None, late), ("wechat", late)])
+    assert _rows(out)[1:] == [("callback_latency_high", "wechat", "firing")]

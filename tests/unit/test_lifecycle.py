@@ -152,9 +152,7 @@ def test_severity_is_critical_only_for_customer_facing_kinds_off_merchants(kind:
 def test_every_alert_carries_a_suggested_action_and_a_readable_summary(kind: str) -> None:
     log = Log()
     lifecycle = log.lifecycle
-    [alert] = lifecycle.observe(
-        [(verdict(kind), obs(ALIPAY), "; e.g. orders o1")], T0, CHANNELS
-    )
+    [alert] = lifecycle.observe([(verdict(kind), obs(ALIPAY), "; e.g. orders o1")], T0, CHANNELS)
     assert alert.suggested_action == SUGGESTED_ACTIONS[kind] and len(alert.suggested_action) > 20
     assert alert.summary.startswith("alipay: ")
     assert "since 00:00:00 UTC" in alert.summary

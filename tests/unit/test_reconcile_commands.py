@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from paypulse.cli.main import main
+from tests.fixtures.cli import Cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reconciliation"
 ORDERS = FIXTURES / "orders-2024-05-01.jsonl"
@@ -23,23 +21,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
     monkeypatch.setenv("USER", "finance-bot")
     monkeypatch.setenv("COLUMNS", "200")
-
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def paypulse(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run ``paypulse ARGS...`` through ``main``: (exit code, stdout, stderr)."""
-
-    def run(*args: object) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["paypulse", *map(str, args)])
-        with pytest.raises(SystemExit) as done:
-            main()
-        out, err = capsys.readouterr()
-        return int(done.value.code or 0), out, err
-
-    return run
 
 
 def reconcile(
