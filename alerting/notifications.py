@@ -14,13 +14,18 @@ reason             sends    when
 ``never_fired``    no       resolved, but its firing was never sent on this route
 ``no_route``       no       no route matches the alert's kind and severity
 ``muted``          no       the route matches, but one of its ``mute_during`` intervals is on
+``grouped``        no       the route groups: the change waits for its group's message
 ``silenced``       no       an operator's silence matches (:mod:`alerting.oncall_stage`)
 ``acknowledged``   no       a repeat of an alert someone acknowledged (:mod:`alerting.oncall_stage`)
 =================  =======  ==========================================================
 
 A decision that sends writes one outbox row per route target *before* ``submit`` returns, in the
 same transaction as the dedup state, so neither a crash nor a restart loses or repeats a page.
-This module is core: it knows the :class:`Notifier` contract but no delivery library.
+On a route that groups (``group_by``), :meth:`AlertFanout.flush` sends each group whose turn has
+come as one batch of rows per target, which the dispatcher delivers as one message; the reasons
+of its alerts are :mod:`alerting.grouping`'s. The decisions themselves are
+:func:`~alerting.decisions.decide`'s. This module is core: it knows the :class:`Notifier`
+contract but no delivery library.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol, get_args
+from typing import Protocol, runtime_checkable
 
-from alerting.outbox import NotifiedState, Outbox
+from alerting.decisions import REASONS, SEND_REASONS, Reason, decide
+from alerting.grouping import Group, Groups, plan
+from alerting.outbox import Outbox
 from alerting.route_tree import RouteTree, tree_from_settings
 from alerting.routing import Route
 from kernel.alerts import Alert
@@ -45,6 +52,7 @@ __all__ = [
     "AlertFanout",
     "Decision",
     "DeliveryResult",
+    "GroupNotifier",
     "Notification",
     "Notifier",
     "Reason",
@@ -52,13 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("paypulse.alerting.notifications")
-
-Reason = Literal[
-    "first", "repeat_elapsed", "resolved", "duplicate", "never_fired", "no_route", "muted", "silenced",
-    "acknowledged",
-]
-REASONS: Final = get_args(Reason)
-SEND_REASONS: Final = frozenset({"first", "repeat_elapsed", "resolved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,13 @@ class Notifier(Protocol):
     def send(self, n: Notification) -> DeliveryResult: ...
 
 
+@runtime_checkable
+class GroupNotifier(Notifier, Protocol):
+    """A notifier that can send a group's alerts (:mod:`alerting.grouping`) as one message."""
+
+    def send_group(self, notifications: Sequence[Notification]) -> DeliveryResult: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What happened to one alert change on one route (``route`` is None for ``no_route``)."""
@@ -106,34 +114,12 @@ class Decision:
         return self.reason in SEND_REASONS
 
 
-def decide(previous: NotifiedState | None, alert: Alert, now: float, repeat_interval: float) -> Reason:
-    """Whether ``alert`` goes out on a route whose last sent change was ``previous``.
-
-    >>> from kernel.alerts import Scope, Impact
-    >>> from datetime import datetime, UTC
-    >>> t = datetime(2024, 5, 1, tzinfo=UTC)
-    >>> firing = Alert("volume_drop", Scope("alipay"), "firing", "warning", t, t, 1.0, 2.0,
-    ...                Impact(1.0, 2.0), "check", "volume down")
-    >>> decide(None, firing, now=100.0, repeat_interval=3600)
-    'first'
-    >>> sent = NotifiedState(firing.id, "firing", t.isoformat(), sent_at=100.0)
-    >>> decide(sent, firing, 200.0, 3600), decide(sent, firing, 3700.0, 3600)
-    ('duplicate', 'repeat_elapsed')
-    """
-    if alert.status == "resolved":
-        if previous is None:
-            return "never_fired"
-        return "resolved" if previous.status == "firing" else "duplicate"
-    if previous is None or previous.status != "firing" or previous.alert_id != alert.id:
-        return "first"  # nothing sent, last incident resolved, or a new incident of this fingerprint
-    return "repeat_elapsed" if now - previous.sent_at >= repeat_interval else "duplicate"
-
-
 class AlertFanout:
     """The engine's entry point: route each alert change, decide, and enqueue into the outbox.
 
     Thread-safe; decisions for one (route, fingerprint) are serialised so two submits of the
-    same change cannot both send.
+    same change cannot both send. ``groups`` keeps the groups of routes that group; it must be
+    given when one does.
     """
 
     def __init__(
@@ -143,12 +129,17 @@ class AlertFanout:
         clock: Clock,
         routes: Sequence[Route] | RouteTree | None = None,
         on_enqueue: Callable[[], None] | None = None,
+        groups: Groups | None = None,
     ) -> None:
         self._on_enqueue = on_enqueue  # e.g. Dispatcher.wake: deliver now, not at the next interval
         if routes is None:
             routes = tree_from_settings(settings)
         self.tree = routes if isinstance(routes, RouteTree) else RouteTree.flat(routes)
         self.routes: tuple[Route, ...] = self.tree.routes
+        grouping = [route.name for route in self.routes if route.groups]
+        if grouping and groups is None:
+            raise ValueError(f"routes {', '.join(grouping)} group alerts: pass the groups they are kept in")
+        self._groups = groups
         self._outbox = outbox
         self._clock = clock
         self._repeat = settings.repeat_interval.total_seconds()
@@ -163,7 +154,8 @@ class AlertFanout:
         """Re-send still-firing alerts whose repeat interval elapsed; call it every minute or so.
 
         Only ``repeat_elapsed`` (and ``first``, for an alert never sent) enqueue anything, so a
-        tick with nothing due writes nothing.
+        tick with nothing due writes nothing. On a route that groups, the group repeats itself
+        (:meth:`flush`); a tick only puts back an alert its group does not hold.
         """
         decisions: list[Decision] = []
         for alert in firing:
@@ -171,6 +163,51 @@ class AlertFanout:
                 raise ValueError(f"tick() takes firing alerts; {alert.kind} {alert.id} is {alert.status}")
             decisions.extend(self._handle(alert, quiet=True))
         return decisions
+
+    def flush(
+        self, held: Callable[[Alert], Reason | None] = lambda alert: None
+    ) -> list[tuple[Alert, Decision]]:
+        """Send the groups whose turn has come, each as one batch; ``held`` names the alerts an
+        operator holds back now (``"silenced"``, ``"acknowledged"``). Returns every alert's decision."""
+        if self._groups is None:
+            return []
+        by_name = {route.name: route for route in self.routes}
+        out: list[tuple[Alert, Decision]] = []
+        with self._lock:
+            for group in self._groups.due():
+                route = by_name.get(group.route)
+                if route is None or not route.groups:  # the configuration changed under it
+                    self._groups.forget(group.route)
+                    continue
+                out += self._flush_group(route, group, held)
+        for alert, decision in out:
+            _log(decision, alert, quiet=False)
+        if self._on_enqueue is not None and any(d.outbox_ids for _, d in out):
+            self._on_enqueue()
+        return out
+
+    def _flush_group(
+        self, route: Route, group: Group, held: Callable[[Alert], Reason | None]
+    ) -> list[tuple[Alert, Decision]]:
+        assert self._groups is not None
+        now = self._clock.now()
+        repeat = self._repeat if route.repeat_interval is None else route.repeat_interval
+        if route.muted(now):
+            planned: list[tuple[Alert, Reason]] = [(alert, "muted") for alert in group.members]
+        else:
+            previous = {
+                a.fingerprint: self._outbox.last_notified(route.name, a.fingerprint) for a in group.members
+            }
+            planned = plan(group.members, previous, now, repeat, held)
+        sending = [(alert, reason) for alert, reason in planned if reason in SEND_REASONS]
+        ids = self._outbox.enqueue_batch(route.name, route.targets, sending) if sending else {}
+        self._groups.done(group, route.group_interval)
+        out = []
+        for alert, reason in planned:
+            decision = Decision(route.name, reason, alert.id, tuple(ids.get(alert.id, ())))
+            self._decisions[(route.name, reason)] += 1
+            out.append((alert, decision))
+        return out
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Decisions so far by reason and route: ``{"first": {"oncall": 3}, "no_route": {"": 1}}``."""
@@ -191,9 +228,7 @@ class AlertFanout:
         with self._lock:
             now = self._clock.now()
             for route in routes:
-                previous = self._outbox.last_notified(route.name, alert.fingerprint)
-                repeat = self._repeat if route.repeat_interval is None else route.repeat_interval
-                reason: Reason = "muted" if route.muted(now) else decide(previous, alert, now, repeat)
+                reason = self._decide(route, alert, now)
                 ids: tuple[int, ...] = ()
                 if reason in SEND_REASONS:
                     ids = tuple(self._outbox.enqueue(route.name, route.targets, alert, reason))
@@ -205,6 +240,20 @@ class AlertFanout:
         if self._on_enqueue is not None and any(d.outbox_ids for d in decisions):
             self._on_enqueue()
         return decisions
+
+    def _decide(self, route: Route, alert: Alert, now: float) -> Reason:
+        """The change's reason on ``route``; on a route that groups, it joins its group instead
+        (``grouped``; a tick finds it there already, and changes nothing)."""
+        if route.muted(now):
+            return "muted"
+        if route.groups:
+            assert self._groups is not None
+            self._groups.add(route, alert)
+            return "grouped"
+        previous = self._outbox.last_notified(route.name, alert.fingerprint)
+        return decide(
+            previous, alert, now, self._repeat if route.repeat_interval is None else route.repeat_interval
+        )
 
     def note(self, decision: Decision, alert: Alert, *, quiet: bool = False) -> None:
         """Count and log a decision made before routing (``silenced``, ``acknowledged``)."""

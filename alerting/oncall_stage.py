@@ -1,23 +1,26 @@
-"""The on-call stage around the notification fan-out: silence -> route and enqueue -> escalate.
+"""The on-call stage around the notification fan-out: silence -> route, group and enqueue -> escalate.
 
 Alertmanager's pipeline drops silenced alerts before it groups and notifies; this stage does the
 same in front of :class:`~alerting.notifications.AlertFanout`, and after it opens or closes the
 alert's escalation. Every change is put on the :class:`~alerting.board.Board` with its routes and
 its silence, for ``paypulse alerts``. Repeats (:meth:`OnCallStage.tick`) skip acknowledged and
-silenced alerts, and move escalations on. :class:`Annotator` gives each notification, as the
-dispatcher sends it, the acknowledgement link and the current primary to @mention.
+silenced alerts, send the routes' groups whose turn has come (:mod:`alerting.grouping`; silences
+and acknowledgements are read again as a group goes out), and move escalations on.
+:class:`Annotator` gives each notification, as the dispatcher sends it, the acknowledgement link
+and the current primary to @mention.
 
 Decisions made here are named like the fan-out's: ``silenced`` and ``acknowledged``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from typing import Any
 
 from alerting.acks import Acks, ack_link
 from alerting.board import Board
+from alerting.decisions import Reason
 from alerting.escalation import Escalator
 from alerting.notifications import AlertFanout, Decision, Notification
 from alerting.oncall import Schedule
@@ -64,28 +67,42 @@ class OnCallStage:
         decisions = self.fanout.submit(alert)
         if self.escalator.wants(alert) and any(d.sends for d in decisions):
             self.escalator.open(alert)
+        self.flush()
         return decisions
 
     def tick(self, firing: Iterable[Alert]) -> list[Decision]:
-        """Repeats of still-firing alerts that nobody acknowledged and nothing silences; escalations."""
+        """Repeats of still-firing alerts that nobody acknowledged and nothing silences; the groups
+        whose turn has come (:meth:`flush`); escalations."""
         acked = self.acks.acknowledged()
         decisions: list[Decision] = []
         for alert in firing:
-            held = (
-                "acknowledged"
-                if alert.id in acked
-                else "silenced"
-                if self.silences.silencing(alert)
-                else None
-            )
+            held = self._held(alert, acked)
             if held is not None:
-                decision = Decision(None, held, alert.id)  # type: ignore[arg-type]
+                decision = Decision(None, held, alert.id)
                 self.fanout.note(decision, alert, quiet=True)
                 decisions.append(decision)
             else:
                 decisions += self.fanout.tick([alert])
+        decisions += self.flush()
         self.escalator.tick()
         return decisions
+
+    def flush(self) -> list[Decision]:
+        """Send the groups whose turn has come (:meth:`AlertFanout.flush`), minus the alerts silenced
+        or acknowledged by now; a firing alert that goes out starts its escalation."""
+        acked = self.acks.acknowledged()
+        decisions = []
+        for alert, decision in self.fanout.flush(lambda alert: self._held(alert, acked)):
+            if decision.sends and self.escalator.wants(alert):
+                self.escalator.open(alert)
+            decisions.append(decision)
+        return decisions
+
+    def _held(self, alert: Alert, acked: Collection[str]) -> Reason | None:
+        """Why an operator holds ``alert`` back now: acknowledged (while it fires), silenced, or not."""
+        if alert.status == "firing" and alert.id in acked:
+            return "acknowledged"
+        return "silenced" if self.silences.silencing(alert) else None
 
     def log_marks(self, alert: Alert) -> dict[str, Any]:
         """What the alert log adds to a change's line: the silence that holds it, if any."""

@@ -19,6 +19,9 @@ target succeeds (:meth:`Outbox.revive`) the held rows go again, oldest first, so
 notice never reaches a target before its firing one. A row parked for a permanent reason (a
 revoked token, a 4xx) waits for an operator and holds nothing back.
 
+Rows written together for one group's message (:meth:`Outbox.enqueue_batch`) share a ``batch``;
+the dispatcher sends a target's consecutive rows of a batch as one message.
+
 The same file keeps the dedup state (:class:`NotifiedState`, the last change sent per route and
 fingerprint), written in the same transaction as the rows, so a restart neither repeats nor
 forgets a page. Targets are stored as :func:`alerting.routing.target_key` hashes, never as URLs.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +53,7 @@ __all__ = [
 
 RowState = Literal["pending", "delivered", "parked"]
 STATES: Final = ("pending", "delivered", "parked")
-_SCHEMA_VERSION: Final = 2
+_SCHEMA_VERSION: Final = 3
 _MAX_ERROR: Final = 500  # characters of the last error kept per row
 
 _SCHEMA = """
@@ -68,7 +72,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at      REAL NOT NULL,
     next_attempt_at REAL NOT NULL,
     delivered_at    REAL,
-    held            INTEGER NOT NULL DEFAULT 0
+    held            INTEGER NOT NULL DEFAULT 0,
+    batch           TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS notified (
@@ -113,6 +118,7 @@ class OutboxRow:
     next_attempt_at: float
     delivered_at: float | None
     held: bool = False  # parked after its last attempt, until the target works again
+    batch: str | None = None  # rows of one group's message share it (Outbox.enqueue_batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,9 @@ class Outbox:
             raise StateError(f"outbox {path} cannot be opened as SQLite: {err}") from None
         if version == 1:  # a file from before held rows: same rows, one more column
             self._db.execute("ALTER TABLE deliveries ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+            version = 2
+        if version == 2:  # a file from before grouped messages: no row is in a batch
+            self._db.execute("ALTER TABLE deliveries ADD COLUMN batch TEXT")
             version = 0
         if version == 0:
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
@@ -164,26 +173,42 @@ class Outbox:
 
     def enqueue(self, route: str, targets: Sequence[str], alert: Alert, reason: str) -> list[int]:
         """Store one row per target and remember the change as notified, in one committed transaction."""
+        return self._insert(route, targets, [(alert, reason)], None)[alert.id]
+
+    def enqueue_batch(
+        self, route: str, targets: Sequence[str], changes: Sequence[tuple[Alert, str]]
+    ) -> dict[str, list[int]]:
+        """Store a group's changes as one batch per target (one message: the dispatcher sends a
+        target's consecutive rows of one batch together) and remember each as notified, in one
+        committed transaction. Returns the row ids by alert id."""
+        return self._insert(route, targets, changes, uuid.uuid4().hex)
+
+    def _insert(
+        self, route: str, targets: Sequence[str], changes: Sequence[tuple[Alert, str]], batch: str | None
+    ) -> dict[str, list[int]]:
         if not targets:
             raise ValueError(f"route {route!r} has no targets")
         now = self._clock.now()
-        payload = json.dumps(alert.to_json(), sort_keys=True)
-        ids: list[int] = []
+        ids: dict[str, list[int]] = {alert.id: [] for alert, _ in changes}
         with self._lock, self._tx():
-            for target in targets:
-                cur = self._db.execute(
-                    "INSERT INTO deliveries (route, target, reason, alert_id, fingerprint, alert_status,"
-                    " alert_json, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (route, target, reason, alert.id, alert.fingerprint, alert.status, payload, now, now),
+            for target in targets:  # a target's rows of one batch are consecutive, in order
+                for alert, reason in changes:
+                    cur = self._db.execute(
+                        "INSERT INTO deliveries (route, target, reason, alert_id, fingerprint, alert_status,"
+                        " alert_json, created_at, next_attempt_at, batch)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (route, target, reason, alert.id, alert.fingerprint, alert.status,
+                         json.dumps(alert.to_json(), sort_keys=True), now, now, batch),
+                    )  # fmt: skip
+                    ids[alert.id].append(int(cur.lastrowid or 0))
+            for alert, _ in changes:
+                self._db.execute(
+                    "INSERT INTO notified (route, fingerprint, alert_id, status, started_at, sent_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (route, fingerprint) DO UPDATE SET"
+                    " alert_id = excluded.alert_id, status = excluded.status,"
+                    " started_at = excluded.started_at, sent_at = excluded.sent_at",
+                    (route, alert.fingerprint, alert.id, alert.status, alert.started_at.isoformat(), now),
                 )
-                ids.append(int(cur.lastrowid or 0))
-            self._db.execute(
-                "INSERT INTO notified (route, fingerprint, alert_id, status, started_at, sent_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (route, fingerprint) DO UPDATE SET"
-                " alert_id = excluded.alert_id, status = excluded.status,"
-                " started_at = excluded.started_at, sent_at = excluded.sent_at",
-                (route, alert.fingerprint, alert.id, alert.status, alert.started_at.isoformat(), now),
-            )
         return ids
 
     def mark_delivered(self, row_id: int) -> None:
@@ -357,7 +382,7 @@ class Outbox:
     def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxRow]:
         sql = (
             "SELECT id, route, target, reason, alert_json, state, attempts, last_error, created_at,"
-            f" next_attempt_at, delivered_at, held FROM deliveries {where}"
+            f" next_attempt_at, delivered_at, held, batch FROM deliveries {where}"
         )
         with self._lock:
             found = self._db.execute(sql, params).fetchall()
@@ -386,7 +411,7 @@ class _Transaction:
 
 def _row(values: tuple[Any, ...]) -> OutboxRow:
     row_id, route, target, reason, alert_json, state, attempts, last_error, created, next_at = values[:10]
-    done, held = values[10:]
+    done, held, batch = values[10:]
     try:
         alert = Alert.from_json(json.loads(alert_json))
     except (ValueError, KeyError, TypeError) as err:
@@ -404,4 +429,5 @@ def _row(values: tuple[Any, ...]) -> OutboxRow:
         next_attempt_at=next_at,
         delivered_at=done,
         held=bool(held),
+        batch=batch,
     )

@@ -33,6 +33,7 @@ from kernel.alerts import KINDS, Alert, Scope
 __all__ = [
     "DIGESTS",
     "DIGEST_LINES",
+    "GROUPS",
     "KIND_WORDS",
     "MESSAGES",
     "Medium",
@@ -43,6 +44,7 @@ __all__ = [
     "reminder",
     "render",
     "render_digest",
+    "render_group",
     "render_template",
     "short_words",
 ]
@@ -77,6 +79,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
 DIGESTS: Final[dict[str, tuple[str, str]]] = {
     "markdown": ("digest.title.md.j2", "digest.md.j2"),
     "html": ("digest.title.txt.j2", "digest.html.j2"),
+}
+#: The same for a group's message: the alerts of one group of one route (:mod:`alerting.grouping`).
+GROUPS: Final[dict[str, tuple[str, str]]] = {
+    "markdown": ("digest.title.md.j2", "group.md.j2"),
+    "html": ("digest.title.txt.j2", "group.html.j2"),
 }
 
 # Sentence frames: the catalogue's msgids, filled by _frame.
@@ -120,8 +127,9 @@ def _environment(medium: Medium) -> jinja2.Environment:
     escape = _ESCAPERS[medium]
 
     def finalize(value: object) -> object:
-        """Every ``{{ value }}``: our own text as it is, data through the medium's escaper."""
-        return value if isinstance(value, OwnText) else escape(value)
+        """Every ``{{ value }}``: our own text (and HTML we built with markupsafe) as it is, data
+        through the medium's escaper."""
+        return value if isinstance(value, OwnText | Markup) else escape(value)
 
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -421,6 +429,64 @@ def render_digest(
         )
 
     return RenderedMessage(fill(title), fill(body), medium)
+
+
+def render_group(
+    alerts: Sequence[Alert],
+    medium: Medium = "markdown",
+    messages: Messages = ENGLISH,
+    ack_urls: Sequence[str | None] = (),
+) -> RenderedMessage:
+    """One message for the alerts of one group (firing and resolved): how many of each, then each
+    alert's title and sentence, with its acknowledgement link (``ack_urls``, one per alert) if any.
+
+    Lists the first :data:`DIGEST_LINES` and counts the rest, as a digest does.
+    """
+    if medium not in GROUPS:
+        raise ValueError(f"no group template for medium {medium!r}; one of {sorted(GROUPS)}")
+    if not alerts:
+        raise ValueError("a group needs at least one alert")
+    m = messages
+    n = len(alerts)
+    firing = sum(a.status == "firing" for a in alerts)
+    heading = m.ngettext(
+        "{count} alert: {firing} firing, {resolved} resolved",
+        "{count} alerts: {firing} firing, {resolved} resolved",
+        n,
+    ).format(
+        count=m.decimal(n, "#,##0"),
+        firing=m.decimal(firing, "#,##0"),
+        resolved=m.decimal(n - firing, "#,##0"),
+    )
+    links = list(ack_urls) + [None] * (n - len(ack_urls))
+    rest = n - DIGEST_LINES
+    more = m.ngettext("… and {count} more", "… and {count} more", rest) if rest > 0 else ""
+
+    def fill(template: str) -> str:
+        here = medium_of(template)
+        items = []
+        for alert, link in zip(alerts[:DIGEST_LINES], links, strict=False):
+            context = _context(alert, m, here)
+            ack = _ack(link, here, m) if link and alert.status == "firing" else ""
+            items.append({"title": context["title"], "headline": context["headline"], "ack": ack})
+        return _fill(
+            template,
+            {
+                "_": lambda msgid: OwnText(m.gettext(msgid)),
+                "heading": OwnText(heading),
+                "items": items,
+                "more": OwnText(more.format(count=m.decimal(rest, "#,##0"))),
+            },
+        )
+
+    title, body = GROUPS[medium]
+    return RenderedMessage(fill(title), fill(body), medium)
+
+
+def _ack(url: str, medium: Medium, m: Messages) -> OwnText | Markup:
+    """The acknowledgement link of one alert in a list, built for the medium it goes into."""
+    line = ack_line(url, medium, m)
+    return Markup(line) if medium == "html" else OwnText(line)
 
 
 def ack_line(url: str, medium: Medium, messages: Messages = ENGLISH) -> str:

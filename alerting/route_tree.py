@@ -6,6 +6,9 @@ and then the later siblings are tried too. A node that matches but none of whose
 takes the alert itself. A node without URLs sends to its parent's; one that has none above it
 either (a root that only sorts) sends nowhere, which is ``no_route``.
 
+A node that does not say how it groups and repeats takes its parent's way
+(:class:`~alerting.routing.Timing`), as in Alertmanager.
+
 The flat ``alerting.routes`` list is this tree with a root that matches everything and sends
 nowhere, and every entry a ``continue = true`` child: each alert goes to every route it matches,
 as it always did.
@@ -29,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alerting.intervals import intervals_from_settings
-from alerting.routing import Route, route_from, routes_from_settings
+from alerting.routing import TOP, Route, Timing, route_from, routes_from_settings
 from kernel.alerts import Alert
 from kernel.errors import ConfigError
 from kernel.settings import AlertingSettings, RouteNodeSettings
@@ -100,8 +103,9 @@ def tree_from_settings(settings: AlertingSettings) -> RouteTree:
     intervals = intervals_from_settings(settings.time_intervals)
     seen: set[str] = set()
 
-    def build(node: RouteNodeSettings, place: str, urls: Sequence, root: bool) -> RouteNode:
+    def build(node: RouteNodeSettings, place: str, urls: Sequence, root: bool, above: Timing) -> RouteNode:
         urls = node.urls or urls
+        timing = above.under(node)
         where = f"alerting.{place}" + (f" (name {node.name!r})" if node.name else "")
         if not urls and not node.routes and not root:
             raise ConfigError(
@@ -109,14 +113,14 @@ def tree_from_settings(settings: AlertingSettings) -> RouteTree:
                 " give it urls or give them to a route above"
             )
         children = tuple(
-            build(child, f"{place}.routes[{i}]", urls, False) for i, child in enumerate(node.routes)
+            build(child, f"{place}.routes[{i}]", urls, False, timing) for i, child in enumerate(node.routes)
         )
         if root and not node.urls and not node.name and not _filters(node):
             return RouteNode(None, children)
-        route = route_from(node, node.name or place, urls, where, seen, intervals)
+        route = route_from(node, node.name or place, urls, where, seen, intervals, timing)
         return RouteNode(route, children, node.continue_)
 
-    return RouteTree(build(settings.route, "route", [], True))
+    return RouteTree(build(settings.route, "route", [], True, TOP))
 
 
 def _filters(node: RouteNodeSettings) -> bool:

@@ -29,14 +29,18 @@ from alerting.i18n import DEFAULT_ZONE, LANGUAGES, Language
 from alerting.intervals import TimeInterval, intervals_from_settings
 from kernel.alerts import KINDS, Alert, Severity
 from kernel.errors import ConfigError
-from kernel.settings import AlertingSettings, RouteSettings
+from kernel.settings import EACH_ALERT, AlertingSettings, RouteSettings
 
 __all__ = [
     "CHINESE_SCHEMES",
+    "DEFAULT_GROUP_INTERVAL",
+    "DEFAULT_GROUP_WAIT",
     "SEVERITY_RANK",
     "SMS_SCHEMES",
+    "TOP",
     "VOICE_SCHEMES",
     "Route",
+    "Timing",
     "language_for",
     "match_routes",
     "route_from",
@@ -54,7 +58,7 @@ SMS_SCHEMES: Final = frozenset(
         "bulksms", "bulkvs", "msg91", "kavenegar", "vonage", "nexmo", "seven", "smpp", "smpps", "infobip",
         "telnyx", "clickatell", "burstsms", "kudosity", "46elks", "elks", "msgbird", "atalk", "smsmgr",
         "smsmanager", "serwersms", "smsc", "smstunnel", "kaleyra", "klr", "mobilemessage", "mobilemsg",
-        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms",
+        "voipms", "telesign", "octopush", "notifyre", "exotel", "cm", "aliyunsms", "tencentsms",
     }
 )  # fmt: skip
 #: Schemes that phone on-call and read the alert out (the last level of an escalation).
@@ -62,6 +66,10 @@ VOICE_SCHEMES: Final = frozenset({"aliyunvoice"})
 #: Schemes whose readers get Chinese and Beijing time unless the route says otherwise: the
 #: DingTalk, WeCom (robot and app) and Feishu robots, SMS and phone calls.
 CHINESE_SCHEMES: Final = frozenset({"dingtalk", "wecombot", "wecom", "feishu"}) | SMS_SCHEMES | VOICE_SCHEMES
+
+#: Alertmanager's defaults for a route that groups and says no more.
+DEFAULT_GROUP_WAIT: Final = 30.0
+DEFAULT_GROUP_INTERVAL: Final = 300.0
 
 #: Higher is more urgent; ``min_severity`` lets through its own rank and above.
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -83,6 +91,43 @@ def target_key(url: str) -> str:
     'd1b21500e066033a'
     """
     return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """What a route takes from its parent when it does not say itself, as Alertmanager's
+    ``dispatch/route.go`` does: grouping (``group_by``, ``group_wait``, ``group_interval``) and
+    ``repeat_interval``. The top of the tree (and each route of the flat list) starts from
+    :data:`TOP`: each alert on its own, and ``alerting.repeat_interval``.
+
+    >>> from kernel.settings import RouteSettings
+    >>> from datetime import timedelta
+    >>> parent = TOP.under(RouteSettings(name="p", urls=[], group_by=["kind"], group_wait=timedelta(0, 9)))
+    >>> child = parent.under(RouteSettings(name="c", urls=[], group_interval=timedelta(minutes=1)))
+    >>> child.group_by, child.group_wait, child.group_interval, child.repeat_interval
+    (('kind',), 9.0, 60.0, None)
+    >>> child.under(RouteSettings(name="g", urls=[], group_by=["..."])).group_by is None
+    True
+    """
+
+    group_by: tuple[str, ...] | None = None
+    group_wait: float = DEFAULT_GROUP_WAIT
+    group_interval: float = DEFAULT_GROUP_INTERVAL
+    repeat_interval: float | None = None
+
+    def under(self, rs: RouteSettings) -> Timing:
+        """The timing of a route with settings ``rs`` below one with this timing."""
+        group_by = self.group_by if rs.group_by is None else tuple(rs.group_by)
+        return Timing(
+            None if group_by == (EACH_ALERT,) else group_by,
+            self.group_wait if rs.group_wait is None else rs.group_wait.total_seconds(),
+            self.group_interval if rs.group_interval is None else rs.group_interval.total_seconds(),
+            self.repeat_interval if rs.repeat_interval is None else rs.repeat_interval.total_seconds(),
+        )
+
+
+#: Where inheritance starts.
+TOP: Final = Timing()
 
 
 def scheme_of(url: str) -> str:
@@ -146,6 +191,14 @@ class Route:
     mute_during: tuple[TimeInterval, ...] = ()
     repeat_interval: float | None = None  # seconds; None = alerting.repeat_interval
     mention_oncall: bool = False
+    group_by: tuple[str, ...] | None = None  # None = each alert on its own, at once (alerting.grouping)
+    group_wait: float = DEFAULT_GROUP_WAIT
+    group_interval: float = DEFAULT_GROUP_INTERVAL
+
+    @property
+    def groups(self) -> bool:
+        """True when the route sends its alerts in groups rather than each on its own at once."""
+        return self.group_by is not None
 
     def matches(self, alert: Alert, now: float | None = None) -> bool:
         """Kind is listed (or no list), severity is at least ``min_severity``, the channel and
@@ -193,7 +246,7 @@ def routes_from_settings(settings: AlertingSettings) -> list[Route]:
         where = f"alerting.routes[{index}] (name {rs.name!r})"
         if not rs.urls:
             raise ConfigError(f"{where}: urls is empty; give at least one Apprise URL")
-        routes.append(route_from(rs, rs.name, rs.urls, where, seen, intervals))
+        routes.append(route_from(rs, rs.name, rs.urls, where, seen, intervals, TOP.under(rs)))
     return routes
 
 
@@ -204,8 +257,10 @@ def route_from(
     where: str,
     seen: set[str],
     intervals: Mapping[str, TimeInterval],
+    timing: Timing = TOP,
 ) -> Route:
-    """One route from its settings; ``seen`` collects names, which must be unique."""
+    """One route from its settings; ``seen`` collects names, which must be unique. ``timing`` is
+    the route's own, its parent's filled in (:meth:`Timing.under`)."""
     if not name.strip():
         raise ConfigError(f"{where}: name must not be empty; it labels logs and metrics")
     if name in seen:
@@ -226,8 +281,11 @@ def route_from(
         frozenset(rs.merchants),
         tuple(intervals[n] for n in rs.during),
         tuple(intervals[n] for n in rs.mute_during),
-        None if rs.repeat_interval is None else rs.repeat_interval.total_seconds(),
+        timing.repeat_interval,
         rs.mention_oncall,
+        timing.group_by,
+        timing.group_wait,
+        timing.group_interval,
     )
 
 

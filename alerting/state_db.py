@@ -1,5 +1,6 @@
 """The on-call state file: one SQLite database for silences, acknowledgements, escalations, the
-alert board and the operator audit log (``alerting.state``).
+alert board, the operator audit log, the routes' alert groups and each target's pace
+(``alerting.state``).
 
 Why one file apart from the outbox: the outbox is the delivery queue the dispatcher owns, with a
 schema version of its own; what operators decide (a silence, an acknowledgement) is read by the
@@ -55,6 +56,29 @@ CREATE TABLE IF NOT EXISTS board (
     routes      TEXT NOT NULL,
     silenced_by TEXT,
     changed_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (
+    route         TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    next_flush_at REAL NOT NULL,
+    PRIMARY KEY (route, key)
+);
+CREATE TABLE IF NOT EXISTS grouped (
+    route       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    incident    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    alert_json  TEXT NOT NULL,
+    PRIMARY KEY (route, key, incident)
+);
+CREATE TABLE IF NOT EXISTS paced (
+    target      TEXT NOT NULL,
+    sent_at     REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paced_target ON paced (target, sent_at);
+CREATE TABLE IF NOT EXISTS paused (
+    target      TEXT PRIMARY KEY,
+    until       REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import statistics
@@ -46,6 +47,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._bounds import bounds_s
 from benchmarks.world import World, WorldConfig, write_world
 from engine.core import Engine
 from engine.sources import FileSource, batched
@@ -183,6 +185,8 @@ def run_job(job: Job, workdir: Path) -> RunResult:
     try:
         labels = generate(job, path)
         alerts, lines = replay(path, Settings())
+        for label, bound in zip(labels, bounds_s(path, labels), strict=True):
+            label["bound_s"] = bound if math.isfinite(bound) else None  # None: the stream shows no change
     finally:
         path.unlink(missing_ok=True)
         path.with_suffix(".toml").unlink(missing_ok=True)
@@ -259,8 +263,10 @@ def summarise(results: Sequence[RunResult]) -> list[dict[str, Any]]:
         days = sum(run.days_scored for run in runs)
         clean = [run for run in runs if run.job.run == "clean"]
         clean_days = sum(run.days_scored for run in clean)
+        labels = [label for run in runs for label in run.labels]
         for row in Evaluation(by_kind, days).rows():
-            rows.append({"model": model, "rate": rate, "days": days, **row})
+            mine = [x for x in labels if row["kind"] in ("all", x["kind"])]
+            rows.append({"model": model, "rate": rate, "days": days, **row, **_bound_columns(mine)})
         rows[-1]["clean_days"] = clean_days
         rows[-1]["clean_false_per_day"] = (
             sum(len(run.false_alerts()) for run in clean) / clean_days if clean_days else None
@@ -272,19 +278,39 @@ def summarise(results: Sequence[RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def _bound_columns(labels: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How many labels outlast their information bound (findable) and the median bound."""
+    bounds = sorted(x["bound_s"] for x in labels if x.get("bound_s") is not None)
+    return {
+        "beyond_bound": sum(not _findable(x) for x in labels),
+        "median_bound_s": statistics.median(bounds) if bounds else None,
+    }
+
+
+def _findable(label: dict[str, Any]) -> bool:
+    """The incident lasts longer than its information bound (benchmarks/_bounds.py)."""
+    duration = (_when(label["end"]) - _when(label["start"])).total_seconds()
+    bound = label.get("bound_s", 0.0)
+    return bound is not None and bound <= duration
+
+
 # -- printing ------------------------------------------------------------------------------------
 
-_HEADER = ("model", "rate/s", "kind", "labels", "found", "recall", "false/day", "median delay", "p90 delay")
+_HEADER = (
+    "model", "rate/s", "kind", "labels", "beyond bound", "found", "recall", "false/day",
+    "median delay", "median bound", "p90 delay",
+)  # fmt: skip
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The results as a fixed-width table, one block of rows per model and rate.
 
     >>> print(format_table([{"model": "world", "rate": 4.0, "kind": "all", "labels": 2, "found": 1,
-    ...     "recall": 0.5, "false_per_day": 1.5, "median_delay_s": 30.0, "p90_delay_s": None}]))
-    model  rate/s  kind  labels  found  recall  false/day  median delay  p90 delay
-    -----  ------  ----  ------  -----  ------  ---------  ------------  ---------
-    world       4  all        2      1    0.50       1.50           30s          -
+    ...     "recall": 0.5, "false_per_day": 1.5, "median_delay_s": 30.0, "p90_delay_s": None,
+    ...     "beyond_bound": 1, "median_bound_s": 12.0}]))
+    model  rate/s  kind  labels  beyond bound  found  recall  false/day  median delay  median bound  p90 delay
+    -----  ------  ----  ------  ------------  -----  ------  ---------  ------------  ------------  ---------
+    world       4  all        2             1      1    0.50       1.50           30s           12s          -
     """
     cells = [
         [
@@ -292,10 +318,12 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['rate']:g}",
             r["kind"],
             str(r["labels"]),
+            str(r.get("beyond_bound", "-")),
             str(r["found"]),
             f"{r['recall']:.2f}" if r["labels"] else "-",
             f"{r['false_per_day']:.2f}",
             _seconds(r["median_delay_s"]),
+            _seconds(r.get("median_bound_s")),
             _seconds(r["p90_delay_s"]),
         ]
         for r in rows
@@ -325,7 +353,19 @@ def describe(results: Sequence[RunResult]) -> list[str]:
         for label in run.missed():
             same = [a for a in run.alerts if a["kind"] == label["kind"] and _near(a, label)]
             instead = "; same kind fired on " + ", ".join(sorted({_scope(a) for a in same})) if same else ""
-            out.append(f"{name}: MISSED {label['kind']} on {_scope(label)} at {label['start']}{instead}")
+            bound = (
+                f"; information bound {_seconds(label['bound_s'])}"
+                + (
+                    ""
+                    if _findable(label)
+                    else ", longer than the incident: no test can find it at the budget"
+                )
+                if "bound_s" in label
+                else ""
+            )
+            out.append(
+                f"{name}: MISSED {label['kind']} on {_scope(label)} at {label['start']}{instead}{bound}"
+            )
     return out
 
 

@@ -155,7 +155,9 @@ def build_detectors(
             lambda o: o.attempts,
             "down",
             span=span,  # a busy scope's outage shows within a minute
-            longer=(3 * span, 5 * span),  # a quiet one's needs minutes: one quiet minute at night is not
+            # a quiet one's needs minutes (a channel at 12 a minute that falls to a third shows in
+            # about ten): one quiet minute at night is not an outage, a quiet quarter of an hour is
+            longer=(3 * span, 5 * span, 15 * span),
             ratio=1 / s.volume_ratio,
             dispersion=2.0,
             min_count=s.min_attempts,

@@ -59,6 +59,7 @@ def same_incident(kind: str, other: str) -> bool:
     """
     return kind == other or _FAMILIES.get(kind, kind) == _FAMILIES.get(other, other)
 
+
 Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "warning", "info"]
 

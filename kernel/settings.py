@@ -20,34 +20,41 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
-from zoneinfo import available_timezones
+from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    StringConstraints,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from kernel.alerting_settings import (
+    EACH_ALERT,
+    GROUP_LABELS,
+    AlertingSettings,
+    EscalationSettings,
+    OnCallSettings,
+    RouteNodeSettings,
+    RouteSettings,
+    TimeIntervalSettings,
+)
 from kernel.durations import Duration, format_duration
 from kernel.errors import ConfigError
-from kernel.events import CURRENCY_DECIMALS
 from kernel.reconciliation import Policy as ReconciliationSettings
+from kernel.section import DAY, HOUR, MINUTE, ZERO, Section, Text
 
 __all__ = [
+    "EACH_ALERT",
+    "GROUP_LABELS",
     "AlertingSettings",
     "DetectorSettings",
     "EscalationSettings",
@@ -68,30 +75,6 @@ __all__ = [
 ]
 
 
-class Section(BaseModel):
-    """A settings table: frozen, and a key it does not know is an error."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be blank")
-    return text
-
-
-#: An http(s) URL as written (no normalising: a gateway's base URL is used as given).
-WebUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+\S*$")]
-
-#: A string that must say something: an empty host or banner message is a mistake, not a choice.
-Text = Annotated[str, AfterValidator(_not_blank)]
-
-_ZERO: Final = timedelta(0)
-_MINUTE: Final = timedelta(minutes=1)
-_HOUR: Final = timedelta(hours=1)
-_DAY: Final = timedelta(days=1)
-
-
 class SourceSettings(Section):
     kind: Literal["file", "stdin", "kafka", "simulator"] = Field("file", description="where events come from")
     path: Path | None = Field(None, description="JSONL file to read when kind = 'file'")
@@ -104,8 +87,8 @@ class SourceSettings(Section):
     batch_size: int = Field(1000, ge=1, le=100_000, description="lines handed to the core at once")
     batch_timeout: Duration = Field(
         timedelta(milliseconds=200),
-        gt=_ZERO,
-        le=_MINUTE,
+        gt=ZERO,
+        le=MINUTE,
         description="a partial batch is handed on after this long",
     )
 
@@ -121,18 +104,18 @@ class EventSettings(Section):
 
 class WindowSettings(Section):
     width: Duration = Field(
-        timedelta(seconds=10), ge=timedelta(seconds=1), le=_HOUR, description="tumbling event-time window"
+        timedelta(seconds=10), ge=timedelta(seconds=1), le=HOUR, description="tumbling event-time window"
     )
     lateness: Duration = Field(
         timedelta(seconds=30),
-        ge=_ZERO,
-        le=_HOUR,
+        ge=ZERO,
+        le=HOUR,
         description="how out of order events may be; later ones are dead-lettered",
     )
     max_ahead: Duration = Field(
         timedelta(minutes=10),
-        gt=_ZERO,
-        le=_DAY,
+        gt=ZERO,
+        le=DAY,
         description="an event this far ahead of the stream that the stream contradicts is clock_ahead",
     )
     top_merchants: int = Field(
@@ -140,15 +123,15 @@ class WindowSettings(Section):
     )
     stuck_timeout: Duration = Field(
         timedelta(minutes=5),
-        gt=_ZERO,
-        le=_DAY,
+        gt=ZERO,
+        le=DAY,
         description="a paid order with no processed callback after this is stuck",
     )
     max_pending_orders: int = Field(
         2_000_000, ge=1000, le=100_000_000, description="bound on paid orders awaiting their callback"
     )
     slow_callback: Duration = Field(
-        timedelta(seconds=60), gt=_ZERO, le=_DAY, description="a callback later than this counts as delayed"
+        timedelta(seconds=60), gt=ZERO, le=DAY, description="a callback later than this counts as delayed"
     )
 
     @field_validator("width")
@@ -166,7 +149,7 @@ class DetectorSettings(Section):
     )
     min_callbacks: int = Field(20, ge=1, le=1_000_000, description="no callback verdict on fewer callbacks")
     warmup: Duration = Field(
-        timedelta(minutes=10), ge=_ZERO, le=7 * _DAY, description="learn this long before a scope may alert"
+        timedelta(minutes=10), ge=ZERO, le=7 * DAY, description="learn this long before a scope may alert"
     )
     fire_after: int = Field(
         2, ge=1, le=1000, description="consecutive bad windows before firing (threshold tests)"
@@ -186,12 +169,12 @@ class DetectorSettings(Section):
     )
     max_onset: Duration = Field(
         timedelta(hours=1),
-        ge=_MINUTE,
-        le=_DAY,
+        ge=MINUTE,
+        le=DAY,
         description="a change whose evidence took longer than this to gather is a drift, not an incident",
     )
     callback_p95_limit: Duration = Field(
-        timedelta(seconds=30), gt=_ZERO, le=_HOUR, description="callback p95 latency limit"
+        timedelta(seconds=30), gt=ZERO, le=HOUR, description="callback p95 latency limit"
     )
     callback_failure_limit: float = Field(
         0.05, gt=0, lt=0.25, description="smallest callback failure-rate rise worth an alert (4x covered too)"
@@ -214,8 +197,8 @@ class DetectorSettings(Section):
     )
     seasonal_slot: Duration = Field(
         timedelta(minutes=5),
-        ge=_MINUTE,
-        le=_DAY,
+        ge=MINUTE,
+        le=DAY,
         description="resolution of the seasonal profile; must divide a day",
     )
     complaint_min: int = Field(
@@ -234,278 +217,12 @@ class DetectorSettings(Section):
         return slot
 
 
-Level = Literal["critical", "warning", "info"]
-
-
-class RouteSettings(Section):
-    name: str = Field(description="shown in logs and metrics, e.g. 'oncall-dingtalk'")
-    urls: list[SecretStr] = Field(description="Apprise URLs (dingtalk://, wecombot://, mailtos://, json://)")
-    kinds: list[str] = Field([], description="only these alert kinds; empty = all")
-    min_severity: Level = "warning"
-    channels: list[Text] = Field([], description="only alerts on these channels; empty = any")
-    merchants: list[Text] = Field([], description="only alerts on these merchants; empty = any")
-    during: list[Text] = Field([], description="matches only within these alerting.time_intervals")
-    mute_during: list[Text] = Field(
-        [], description="matches, but sends nothing, within these alerting.time_intervals"
-    )
-    repeat_interval: Duration | None = Field(
-        None, gt=_ZERO, le=30 * _DAY, description="re-notify on this route this often; default alerting's"
-    )
-    mention_oncall: bool = Field(
-        False, description="chat robots @mention the current on-call primary on firing alerts"
-    )
-    language: Literal["zh-CN", "en"] | None = Field(
-        None, description="of its messages; default by URL: zh-CN for DingTalk, WeCom, Feishu, SMS; else en"
-    )
-    time_zone: str | None = Field(
-        None, description="IANA zone of the times in its messages; default Asia/Shanghai for zh-CN, else UTC"
-    )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, zone: str | None) -> str | None:
-        if zone is not None and zone not in available_timezones():
-            raise ValueError(f"{zone!r} is not an IANA time zone name such as 'Asia/Shanghai'")
-        return zone
-
-
-class RouteNodeSettings(RouteSettings):
-    """A node of the routing tree (Alertmanager's ``route``): children are tried in order, and the
-    first that matches takes the alert unless it says ``continue = true``; a node no child takes
-    sends to its own ``urls``, inherited from its parent when it has none."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    name: str = Field("", description="shown in logs and metrics; default: its place, 'route.routes[0]'")
-    urls: list[SecretStr] = Field([], description="Apprise URLs; empty = the parent's")
-    min_severity: Level = "info"
-    continue_: bool = Field(
-        False, alias="continue", description="after this route matches, try its later siblings too"
-    )
-    routes: list[RouteNodeSettings] = Field([], description="child routes, tried in order")
-
-
-_WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class TimeIntervalSettings(Section):
-    weekdays: list[str] = Field([], description="'mon-fri', 'sat', 'sun'; empty = every day")
-    times: list[str] = Field([], description="'09:00-18:00' (end excluded); empty = all day")
-    zone: str = Field("Asia/Shanghai", description="IANA zone the days and times are read in")
-
-    @field_validator("weekdays")
-    @classmethod
-    def _known_days(cls, days: list[str]) -> list[str]:
-        for day in days:
-            for part in day.lower().split("-"):
-                if part[:3] not in _WEEKDAYS:
-                    raise ValueError(f"{day!r} is not a weekday or range; write e.g. 'mon-fri' or 'sat'")
-        return days
-
-    @field_validator("times")
-    @classmethod
-    def _clock_ranges(cls, times: list[str]) -> list[str]:
-        for span in times:
-            start, sep, end = span.partition("-")
-            if not sep or not all(_is_clock(t) for t in (start, end)) or start.strip() >= end.strip():
-                raise ValueError(f"{span!r} is not a time range; write e.g. '09:00-18:00' (24h, start < end)")
-        return times
-
-    @field_validator("zone")
-    @classmethod
-    def _iana_zone(cls, zone: str) -> str:
-        return _check_zone(zone)
-
-
-def _is_clock(text: str) -> bool:
-    hours, sep, minutes = text.strip().partition(":")
-    return bool(sep) and hours.isdigit() and minutes.isdigit() and int(hours) <= 24 and int(minutes) < 60
-
-
-def _check_zone(zone: str) -> str:
-    from zoneinfo import available_timezones
-
-    if zone not in available_timezones():
-        raise ValueError(f"{zone!r} is not an IANA time zone; write e.g. 'Asia/Shanghai' or 'UTC'")
-    return zone
-
-
-class PersonSettings(Section):
-    name: Text = Field(description="as operators write it in --by and the rotation")
-    mobile: str = Field(pattern=r"^\+?\d{5,15}$", description="for SMS, calls and chat @mentions")
-
-
-class OnCallOverrideSettings(Section):
-    start: datetime = Field(description="from (ISO date-time; without an offset, in alerting.oncall.zone)")
-    end: datetime = Field(description="until (excluded)")
-    primary: str | None = Field(None, description="who is primary then; unset = the rotation's")
-    secondary: str | None = Field(None, description="who is secondary then; unset = the rotation's")
-
-
-class OnCallSettings(Section):
-    zone: str = Field("Asia/Shanghai", description="zone of the hand-over time and override times")
-    people: list[PersonSettings] = Field([], description="everyone who may be paged")
-    rotation: list[str] = Field([], description="names, one week each in turn; the next one is secondary")
-    handover: datetime = Field(
-        datetime(2026, 1, 5, 10, 0), description="a hand-over moment; weeks of the rotation start from it"
-    )
-    lead: str | None = Field(None, description="who is paged last")
-    overrides: list[OnCallOverrideSettings] = Field([], description="holidays and swaps")
-    contacts: dict[str, SecretStr] = Field(
-        {}, description="how to reach a person: Apprise URL templates with {mobile}, by name ('sms', 'phone')"
-    )
-
-    @field_validator("zone")
-    @classmethod
-    def _iana_zone(cls, zone: str) -> str:
-        return _check_zone(zone)
-
-    @model_validator(mode="after")
-    def _names_are_people(self) -> OnCallSettings:
-        known = [p.name for p in self.people]
-        named = [*self.rotation, *([self.lead] if self.lead else [])]
-        named += [n for o in self.overrides for n in (o.primary, o.secondary) if n]
-        for name in named:
-            if name not in known:
-                raise ValueError(
-                    f"{name!r} is on call but not in people; add [[alerting.oncall.people]] name = {name!r}"
-                    f" with a mobile, or use one of: {', '.join(known) or '(nobody yet)'}"
-                )
-        for key, url in self.contacts.items():
-            if "{mobile}" not in url.get_secret_value():
-                raise ValueError(
-                    f"contacts.{key} has no {{mobile}} placeholder; put it where the number goes"
-                )
-        for o in self.overrides:
-            if o.end <= o.start:
-                raise ValueError(f"an override ends ({o.end}) before it starts ({o.start}); swap them")
-        return self
-
-
-class EscalationLevelSettings(Section):
-    after: Duration = Field(gt=_ZERO, le=_DAY, description="unacknowledged this long after the first page")
-    notify: Literal["primary", "secondary", "lead"] = Field(description="who is paged at this level")
-    via: str = Field(description="a key of alerting.oncall.contacts, e.g. 'sms' or 'phone'")
-
-
-class EscalationSettings(Section):
-    levels: list[EscalationLevelSettings] = Field([], description="in order of 'after'; empty = none")
-    min_severity: Level = Field("critical", description="alerts below this severity do not escalate")
-    ack_secret: SecretStr | None = Field(None, description="signs acknowledgement links; unset = no links")
-    ack_url: str | None = Field(
-        None, description="the status page's public base URL, where acknowledgement links point"
-    )
-    ack_link_ttl: Duration = Field(
-        timedelta(hours=24), gt=_ZERO, le=30 * _DAY, description="an acknowledgement link works this long"
-    )
-
-
-class AlertingSettings(Section):
-    log: Path = Field(Path("var/alerts.jsonl"), description="alert log, one JSON object per state change")
-    outbox: Path = Field(Path("var/outbox.sqlite3"), description="notifications waiting to be delivered")
-    routes: list[RouteSettings] = []
-    repeat_interval: Duration = Field(
-        timedelta(hours=1), gt=_ZERO, le=30 * _DAY, description="re-notify a still-firing alert"
-    )
-    resolve_hold: Duration = Field(
-        timedelta(minutes=2),
-        ge=_ZERO,
-        le=_DAY,
-        description="an alert resolves once its detector has been quiet this long; a flicker stays one alert",
-    )
-    max_attempts: int = Field(
-        12, ge=1, le=1000, description="delivery attempts before a notification is parked"
-    )
-    retry_backoff: Duration = Field(
-        timedelta(seconds=5), gt=_ZERO, le=_HOUR, description="first retry delay; doubles each time"
-    )
-    rate_limit: int = Field(
-        20, ge=1, le=10_000, description="messages a minute per target; the overflow folds into one digest"
-    )
-    endpoints: dict[str, WebUrl] = Field(
-        {},
-        description="base URL per scheme (dingtalk, wecombot, feishu, lark, aliyunsms, aliyunvoice): "
-        "a company egress gateway",
-    )
-    link: WebUrl | None = Field(None, description="ends SMS and calls with room for it: the status page")
-    currency: str = Field("CNY", description="ISO 4217 currency of the amounts in messages")
-    channel_names: dict[Literal["zh-CN", "en"], dict[str, Text]] = Field(
-        {},
-        description="display names per language over the built-in ones (支付宝/Alipay, 微信支付/WeChat Pay, "
-        "银联/UnionPay, 银行卡/Card), e.g. {\"zh-CN\" = {\"hkpay\" = \"香港支付\"}}",
-    )
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, code: str) -> str:
-        if code not in CURRENCY_DECIMALS:
-            raise ValueError(f"{code!r} is not an ISO 4217 currency code such as 'CNY' or 'USD'")
-        return code
-    route: RouteNodeSettings | None = Field(
-        None, description="a routing tree (Alertmanager's); use it or the flat routes list, not both"
-    )
-    time_intervals: dict[str, TimeIntervalSettings] = Field(
-        {}, description="named times of day and week that routes name in 'during' and 'mute_during'"
-    )
-    state: Path = Field(
-        Path("var/oncall.sqlite3"), description="silences, acknowledgements, escalations, operator audit"
-    )
-    language: Literal["zh-CN", "en"] = Field("zh-CN", description="language of the operator commands")
-    oncall: OnCallSettings = OnCallSettings()
-    escalation: EscalationSettings = EscalationSettings()
-
-    @model_validator(mode="after")
-    def _routes_fit_together(self) -> AlertingSettings:
-        if self.route is not None and self.routes:
-            raise ValueError(
-                "both the routes list and a route tree are set; move the [[alerting.routes]] entries"
-                " under [alerting.route] as [[alerting.route.routes]] with continue = true"
-            )
-        known = set(self.time_intervals)
-        for where, node in _route_nodes(self):
-            for field in ("during", "mute_during"):
-                for name in getattr(node, field):
-                    if name not in known:
-                        raise ValueError(
-                            f"{where}.{field} names time interval {name!r}, which is not defined; add"
-                            f" [alerting.time_intervals.{name}] or use one of: {', '.join(known) or '(none)'}"
-                        )
-        contacts = set(self.oncall.contacts)
-        for index, level in enumerate(self.escalation.levels):
-            if level.via not in contacts:
-                raise ValueError(
-                    f"escalation.levels[{index}].via = {level.via!r} is not a key of"
-                    " alerting.oncall.contacts;"
-                    f" add contacts.{level.via} = \"<Apprise URL with {{mobile}}>\" or use one of:"
-                    f" {', '.join(sorted(contacts)) or '(none)'}"
-                )
-            if level.notify != "lead" and not self.oncall.rotation:
-                raise ValueError(
-                    f"escalation.levels[{index}] pages the {level.notify}, but oncall.rotation is empty;"
-                    " fill [alerting.oncall] rotation with names from people"
-                )
-            if level.notify == "lead" and not self.oncall.lead:
-                raise ValueError(f"escalation.levels[{index}] pages the lead, but oncall.lead is not set")
-        return self
-
-
-def _route_nodes(settings: AlertingSettings) -> list[tuple[str, RouteSettings]]:
-    """Every route with its dotted path, flat list and tree alike."""
-    found: list[tuple[str, RouteSettings]] = [(f"routes[{i}]", r) for i, r in enumerate(settings.routes)]
-    stack: list[tuple[str, RouteNodeSettings]] = [("route", settings.route)] if settings.route else []
-    while stack:
-        where, node = stack.pop(0)
-        found.append((where, node))
-        stack += [(f"{where}.routes[{i}]", child) for i, child in enumerate(node.routes)]
-    return found
-
-
 class StatusPageSettings(Section):
     host: Text = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     db: Path = Field(Path("var/banner.sqlite3"), description="banner state, survives restarts")
     hold: Duration = Field(
-        timedelta(minutes=5), ge=_ZERO, le=_DAY, description="banner stays on this long after recovery"
+        timedelta(minutes=5), ge=ZERO, le=DAY, description="banner stays on this long after recovery"
     )
     message: Text = Field(
         "Payments may be delayed. If you have paid, please do not pay again.",
@@ -516,7 +233,7 @@ class StatusPageSettings(Section):
 
     @field_validator("ops_token")
     @classmethod
-    def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
+    def _tokennot_blank(cls, token: SecretStr | None) -> SecretStr | None:
         if token is not None and not token.get_secret_value().strip():
             raise ValueError("must not be blank; leave it unset to refuse every override")
         return token
@@ -529,8 +246,8 @@ class RecoverySettings(Section):
     dir: Path = Field(Path("var/recovery"), description="snapshots and read positions, one folder per source")
     snapshot_every: Duration = Field(
         timedelta(seconds=10),
-        gt=_ZERO,
-        le=_HOUR,
+        gt=ZERO,
+        le=HOUR,
         description="a crash replays at most this much input (its alerts are not written or sent twice)",
     )
 

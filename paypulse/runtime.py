@@ -7,6 +7,7 @@ in their source and clock.
 from __future__ import annotations
 
 import errno
+import itertools
 import signal
 import socket
 import threading
@@ -20,6 +21,7 @@ from prometheus_client import start_http_server
 
 from alerting.delivery import Dispatcher
 from alerting.desk import Desk
+from alerting.grouping import Groups
 from alerting.notifications import AlertFanout
 from alerting.oncall_stage import Annotator, OnCallStage
 from alerting.outbox import Outbox
@@ -249,9 +251,12 @@ def start_services(
     settings.alerting.outbox.parent.mkdir(parents=True, exist_ok=True)
     outbox = Outbox(settings.alerting.outbox, wall_clock)
     annotate = Annotator(settings.alerting, wall_clock).annotate
-    dispatcher = Dispatcher.from_settings(settings.alerting, outbox, wall_clock, annotate=annotate)
-    fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake)
     state = StateDB(settings.alerting.state)
+    dispatcher = Dispatcher.from_settings(
+        settings.alerting, outbox, wall_clock, annotate=annotate, state=state
+    )
+    groups = Groups(state, wall_clock)
+    fanout = AlertFanout(settings.alerting, outbox, wall_clock, on_enqueue=dispatcher.wake, groups=groups)
     oncall = OnCallStage(settings.alerting, fanout, outbox, state, wall_clock)
     recent = RecentAlerts()
     outputs = Outputs(
@@ -281,11 +286,17 @@ def start_services(
     services._stoppers.append(banner.close)
     stop_ticker = threading.Event()
 
-    def tick() -> None:  # re-notify still-firing alerts once their repeat interval passes
-        while not stop_ticker.wait(30):
+    def tick() -> None:
+        """Every 5 s the routes' groups whose turn has come go out (a group waits 30 s by default);
+        every 30 s still-firing alerts are also re-notified once their repeat interval passes."""
+        for turn in itertools.count(1):
+            if stop_ticker.wait(5):
+                return
             view = publisher.latest
-            if view is not None:
+            if turn % 6 == 0 and view is not None:
                 oncall.tick(list(view.firing))
+            else:
+                oncall.flush()
 
     threading.Thread(target=tick, name="repeat-ticker", daemon=True).start()
     services._stoppers.append(stop_ticker.set)

@@ -14,13 +14,15 @@ never left to turn our Markdown into HTML: its converter would pass any raw HTML
 
 Each target reads its own language, zone and currency (:class:`~alerting.i18n.Messages`), and can
 take several notifications as one digest (:meth:`AppriseNotifier.send_digest`) when the dispatcher
-paces it. The chat robots (DingTalk, WeCom, Feishu, Lark) are this project's Apprise plugins
+paces it, or as one group's message (:meth:`AppriseNotifier.send_group`) on a route that groups.
+The chat robots (DingTalk, WeCom, Feishu, Lark) are this project's Apprise plugins
 (:mod:`alerting.delivery.robots`): they read the robot's reply body, and the notifier takes the
 outcome from the plugin instead of from log lines; their endpoints may point at a gateway.
 
 SMS and phone targets (:data:`~alerting.routing.SMS_SCHEMES`, :data:`~alerting.routing.VOICE_SCHEMES`)
 get the one-segment form instead (:func:`~alerting.sms_form.short_form`), with ``link`` when one
-is configured; Aliyun's plugins (:mod:`alerting.delivery.aliyun`) take its fields as their
+is configured; the cloud SMS and voice plugins (:mod:`alerting.delivery.aliyun`,
+:mod:`alerting.delivery.tencent`) take its fields as their
 template's variables and fit them around their signature and template text.
 
 Secrets never leave this module: :attr:`AppriseNotifier.name` is the plugin's
@@ -39,13 +41,13 @@ from typing import Any, Final
 import apprise
 from apprise.plugins import url_to_dict
 
-from alerting.delivery import aliyun
-from alerting.delivery.aliyun import AliyunPlugin
+from alerting.delivery import aliyun, cloud, tencent
+from alerting.delivery.cloud import CloudPlugin
 from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
 from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest
+from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest, render_group
 from alerting.routing import SMS_SCHEMES, VOICE_SCHEMES, scheme_of
 from alerting.sms_form import ShortForm, digest_form, short_form
 from kernel.alerts import Alert
@@ -69,8 +71,10 @@ _BODY_FORMAT: Final[dict[Medium, apprise.NotifyFormat]] = {
     "html": apprise.NotifyFormat.HTML,
     "text": apprise.NotifyFormat.TEXT,
 }
-#: Schemes that take a robot's or Aliyun's endpoint (a gateway standing in for the service).
-ENDPOINT_SCHEMES: Final = (*DEFAULT_ENDPOINTS, *aliyun.DEFAULT_ENDPOINTS)
+#: The cloud SMS and voice plugins by scheme.
+CLOUD: Final = {**aliyun.ALIYUN, **tencent.TENCENT}
+#: Schemes that take a robot's or a cloud service's endpoint (a gateway standing in for the service).
+ENDPOINT_SCHEMES: Final = (*DEFAULT_ENDPOINTS, *aliyun.DEFAULT_ENDPOINTS, *tencent.DEFAULT_ENDPOINTS)
 
 
 def mask_url(url: str) -> str:
@@ -135,8 +139,8 @@ class AppriseNotifier:
 
     ``messages`` are the reader's language, zone and currency; ``endpoints`` maps a robot scheme
     (``dingtalk``, ``wecombot``, ``feishu``, ``lark``) to the base URL that stands in for the robot
-    (a company gateway), and so does ``aliyunsms``/``aliyunvoice``; ``clock`` signs robot and
-    Aliyun requests. ``link`` (the status page, an alert console) ends an SMS that has room for it.
+    (a company gateway), and so do ``aliyunsms``/``aliyunvoice``/``tencentsms``; ``clock`` signs
+    robot and cloud requests. ``link`` (the status page, an alert console) ends an SMS that has room for it.
     """
 
     def __init__(
@@ -181,6 +185,18 @@ class AppriseNotifier:
             self._plugin.mobiles_now = n.mentions
         return self._notify(message, title, [n.alert])
 
+    def send_group(self, notifications: Sequence[Notification]) -> DeliveryResult:
+        """A route's group as one message listing its alerts, each with its acknowledgement link;
+        a robot @mentions whom the notifications name. SMS and calls get the digest's one segment."""
+        alerts = [n.alert for n in notifications]
+        if self.short:
+            return self._notify_short(digest_form(alerts, self.messages, **self._fitting()), alerts)
+        links = [n.ack_url for n in notifications]
+        message = render_group(alerts, self.medium, self.messages, links)
+        if isinstance(self._plugin, RobotPlugin):
+            self._plugin.mobiles_now = next((n.mentions for n in notifications if n.mentions), ())
+        return self._notify(message, message.title, alerts)
+
     def send_digest(self, notifications: Sequence[Notification], limit: int) -> DeliveryResult:
         """The notifications as one message that lists them (the target takes ``limit`` a minute)."""
         alerts = [n.alert for n in notifications]
@@ -190,16 +206,16 @@ class AppriseNotifier:
         return self._notify(message, message.title, alerts)
 
     def _fitting(self) -> dict[str, str | None]:
-        """How this target's short form is fitted: around Aliyun's signature and template text
+        """How this target's short form is fitted: around a cloud SMS's signature and template text
         (whose fixed words hold the link), else with the link at its end."""
-        if isinstance(self._plugin, AliyunPlugin):
+        if isinstance(self._plugin, CloudPlugin):
             return {"around": self._plugin.around}
         return {"link": self.link}
 
     def _notify_short(self, form: ShortForm, alerts: Sequence[Alert]) -> DeliveryResult:
-        """One segment: a line for any SMS gateway, and the fields for Aliyun's template."""
+        """One segment: a line for any SMS gateway, and the fields for a cloud SMS's template."""
         message = RenderedMessage("", form.line(self.messages), "text")
-        if not isinstance(self._plugin, AliyunPlugin):
+        if not isinstance(self._plugin, CloudPlugin):
             return self._notify(message, "", alerts)
         self._plugin.fields = form.fields()
         try:
@@ -221,7 +237,7 @@ class AppriseNotifier:
             log_level=logging.DEBUG,
         )
         try:
-            if isinstance(self._plugin, RobotPlugin | AliyunPlugin) and self._plugin.last_reply is not None:
+            if isinstance(self._plugin, RobotPlugin | CloudPlugin) and self._plugin.last_reply is not None:
                 return self._plugin.last_reply  # the service's own reply, read by the plugin
             lines = [(entry.level, entry.message) for entry in result.logs()]
             timed_out = result.status == apprise.AppriseResultStatus.TIMEOUT
@@ -239,17 +255,17 @@ _URGENCY: Final = (
 
 
 def _instantiate(url: str, route: str, endpoints: Mapping[str, str], clock: Clock | None) -> Any:
-    """The Apprise plugin for ``url``; a robot or Aliyun gets its endpoint and the clock that signs for it."""
+    """The Apprise plugin for ``url``; a robot or cloud plugin gets its endpoint and the clock that signs."""
     scheme = url.partition("://")[0].lower()
     unknown = sorted(set(endpoints) - set(ENDPOINT_SCHEMES))
     if unknown:
         raise ConfigError(
             f"alerting.endpoints names {', '.join(unknown)}: choose from {', '.join(ENDPOINT_SCHEMES)}"
         )
-    if scheme in aliyun.ALIYUN:
+    if scheme in CLOUD:
         try:
-            return aliyun.build(url, endpoints.get(scheme), clock)
-        except aliyun.AliyunUrlError as err:
+            return cloud.build(CLOUD, url, endpoints.get(scheme), clock)
+        except cloud.CloudUrlError as err:
             where = f"route {route!r}: " if route else ""
             raise ConfigError(f"{where}{mask_url(url)}: {err}") from None
     if scheme not in ROBOTS:

@@ -12,6 +12,9 @@ of 25 alerts to one robot is 20 messages in the minute and nothing is dropped; a
 room left keeps its rows pending, and they go as one digest when the window frees. A robot that
 answers "too fast" anyway is left alone for the pause it asks for.
 
+A group's alerts (:mod:`alerting.grouping`) are one batch of rows per target, sent as one message
+that lists them through a :class:`~alerting.notifications.GroupNotifier`, and counted as one.
+
 Each target's rows go in creation order (:meth:`~alerting.outbox.Outbox.queues`): after an
 outage, its notifications arrive as they were raised, a resolved notice never before its firing
 one. A row that used up its attempts is parked, counted (``outcome="parked"``) and *held*; the
@@ -32,10 +35,11 @@ from typing import Final, Literal
 from alerting.delivery.apprise_notifier import AppriseNotifier
 from alerting.delivery.pacing import DEFAULT_RATE_LIMIT, DigestNotifier, Pacer, Throttled
 from alerting.i18n import Messages
-from alerting.notifications import DeliveryResult, Notification, Notifier
+from alerting.notifications import DeliveryResult, GroupNotifier, Notification, Notifier
 from alerting.oncall import Schedule
 from alerting.outbox import Outbox, OutboxRow
 from alerting.routing import language_for, target_key, zone_for
+from alerting.state_db import StateDB
 from kernel.clock import Clock
 from kernel.errors import PayPulseError
 from kernel.settings import AlertingSettings
@@ -155,6 +159,7 @@ class Dispatcher:
         rate_limit: int = DEFAULT_RATE_LIMIT,
         rate_window: timedelta = timedelta(minutes=1),
         annotate: Callable[[Notification], Notification] | None = None,
+        state: StateDB | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -168,7 +173,10 @@ class Dispatcher:
         self._cap = max(max_backoff.total_seconds(), self._base)
         self._batch = batch
         self._retention = retention.total_seconds()
-        self._pacer = Pacer(clock, rate_limit, rate_window.total_seconds())
+        # the pace is kept in the on-call state file so that it outlives a restart; without one,
+        # in a database of its own that lasts as long as this dispatcher
+        pace_db = state if state is not None else StateDB(":memory:")
+        self._pacer = Pacer(clock, pace_db, rate_limit, rate_window.total_seconds())
         self._pruned_at: float | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
         self._counts_lock = threading.Lock()
@@ -188,10 +196,12 @@ class Dispatcher:
         endpoints: Mapping[str, str] | None = None,
         rate_limit: int | None = None,
         annotate: Callable[[Notification], Notification] | None = None,
+        state: StateDB | None = None,
     ) -> Dispatcher:
         """The production wiring: Apprise notifiers from the routes, retry policy and pacing from
         settings. ``endpoints`` and ``rate_limit`` override ``alerting.endpoints`` and
-        ``alerting.rate_limit``.
+        ``alerting.rate_limit``; ``state`` (the ``alerting.state`` file) keeps each target's pace
+        across restarts.
         """
         if notifiers is None:
             notifiers = build_notifiers(settings, endpoints=endpoints, clock=clock)
@@ -203,6 +213,7 @@ class Dispatcher:
             retry_backoff=settings.retry_backoff,
             rate_limit=settings.rate_limit if rate_limit is None else rate_limit,
             annotate=annotate,
+            state=state,
         )
 
     # -- one step -----------------------------------------------------------------------------
@@ -227,27 +238,29 @@ class Dispatcher:
             self._outbox.prune_delivered(now - self._retention)
 
     def _deliver_to(self, target: str, rows: list[OutboxRow]) -> list[DeliveryOutcome]:
-        """Send ``rows`` to one target within its room: one by one, the last message a digest of
-        the rest when they do not fit; what finds no room waits for the window to free."""
+        """Send ``rows`` to one target within its room: message by message (a group's batch is one
+        message), the last message a digest of the rest when they do not fit; what finds no room
+        waits for the window to free."""
         notifier = self._notifiers.get(target)
         if notifier is None:
             return [self._orphan(row) for row in rows]
         room = self._pacer.room(target)
         if room <= 0:
             return []
-        fold = isinstance(notifier, DigestNotifier) and len(rows) > room
-        singles, folded = (rows[: room - 1], rows[room - 1 :]) if fold else (rows[:room], [])
+        messages = _messages(rows) if isinstance(notifier, GroupNotifier) else [[row] for row in rows]
+        fold = isinstance(notifier, DigestNotifier) and len(messages) > room
+        singles, folded = (messages[: room - 1], messages[room - 1 :]) if fold else (messages[:room], [])
         outcomes = []
-        for row in singles:
-            outcome, result = self._deliver(row, notifier)
-            outcomes.append(outcome)
+        for message in singles:
+            sent, result = self._deliver(message, notifier)
+            outcomes += sent
             if not result.ok and result.retryable:
                 return outcomes  # the rest keep their order behind it (or wait out the robot's pause)
             if self._outbox.revive(target):
                 log.info("target %s works again: its held notifications go again first", notifier.name)
                 return outcomes  # they are older than the rest: they go first, at the next step
         if folded and isinstance(notifier, DigestNotifier) and self._pacer.room(target) > 0:
-            outcomes += self._deliver_digest(folded, notifier)
+            outcomes += self._deliver_digest([row for message in folded for row in message], notifier)
         return outcomes
 
     def _orphan(self, row: OutboxRow) -> DeliveryOutcome:
@@ -261,45 +274,58 @@ class Dispatcher:
         if isinstance(result, Throttled):
             self._pacer.pause(target, result.pause)
 
-    def _deliver(self, row: OutboxRow, notifier: Notifier) -> tuple[DeliveryOutcome, DeliveryResult]:
-        attempt = row.attempts + 1
-        n = self._annotate(Notification(row.route, row.alert, row.reason, row.target, row.id, attempt))
-        result = notifier.send(n)
-        self._sent(row.target, result)
-        if result.ok:
-            self._outbox.mark_delivered(row.id)
-            log.info(
-                "notification %s delivered: route=%s target=%s attempt=%d",
-                row.id,
-                row.route,
-                notifier.name,
-                attempt,
+    def _deliver(
+        self, rows: Sequence[OutboxRow], notifier: Notifier
+    ) -> tuple[list[DeliveryOutcome], DeliveryResult]:
+        """One message: a row on its own, or a group's batch listing its alerts."""
+        notifications = [
+            self._annotate(
+                Notification(row.route, row.alert, row.reason, row.target, row.id, row.attempts + 1)
             )
-            return DeliveryOutcome(
-                row.id, row.route, notifier.name, "delivered", attempt, result.detail
-            ), result
-        return self._failed(row, notifier.name, attempt, result), result
+            for row in rows
+        ]
+        if len(notifications) == 1:
+            result = notifier.send(notifications[0])
+            detail = result.detail
+        else:
+            assert isinstance(notifier, GroupNotifier)
+            result = notifier.send_group(notifications)
+            detail = f"in a group of {len(rows)}: {result.detail}"
+        self._sent(rows[0].target, result)
+        return self._record(rows, notifier.name, result, detail), result
 
     def _deliver_digest(self, rows: Sequence[OutboxRow], notifier: DigestNotifier) -> list[DeliveryOutcome]:
-        """One message for ``rows``; each row then shares its outcome (delivered, retried or parked)."""
+        """One message for ``rows`` that did not fit the target's pace."""
         notifications = [
             Notification(row.route, row.alert, row.reason, row.target, row.id, row.attempts + 1)
             for row in rows
         ]
         result = notifier.send_digest(notifications, self._pacer.limit)
         self._sent(rows[0].target, result)
-        detail = f"in a digest of {len(rows)}: {result.detail}"
         log.info("digest of %d notifications to target=%s: %s", len(rows), notifier.name, result.detail)
+        return self._record(rows, notifier.name, result, f"in a digest of {len(rows)}: {result.detail}")
+
+    def _record(
+        self, rows: Sequence[OutboxRow], name: str, result: DeliveryResult, detail: str
+    ) -> list[DeliveryOutcome]:
+        """Each row of one message shares its outcome: delivered, retried or parked."""
         outcomes = []
         for row in rows:
+            attempt = row.attempts + 1
             if result.ok:
                 self._outbox.mark_delivered(row.id)
-                outcomes.append(
-                    DeliveryOutcome(row.id, row.route, notifier.name, "delivered", row.attempts + 1, detail)
+                log.info(
+                    "notification %s delivered: route=%s target=%s attempt=%d",
+                    row.id,
+                    row.route,
+                    name,
+                    attempt,
                 )
+                outcomes.append(DeliveryOutcome(row.id, row.route, name, "delivered", attempt, detail))
             else:
-                shared = DeliveryResult(False, result.retryable, detail)
-                outcomes.append(self._failed(row, notifier.name, row.attempts + 1, shared))
+                outcomes.append(
+                    self._failed(row, name, attempt, DeliveryResult(False, result.retryable, detail))
+                )
         return outcomes
 
     def _failed(self, row: OutboxRow, name: str, attempt: int, result: DeliveryResult) -> DeliveryOutcome:
@@ -379,3 +405,20 @@ class Dispatcher:
                 log.exception("dispatcher step failed; retrying in %.1f s", interval_s)
             self._wake.wait(interval_s)
             self._wake.clear()
+
+
+def _messages(rows: Sequence[OutboxRow]) -> list[list[OutboxRow]]:
+    """A target's rows as messages: each row on its own, but consecutive rows of one batch together.
+
+    >>> from types import SimpleNamespace as Row
+    >>> [[r.id for r in m] for m in _messages([Row(id=1, batch=None), Row(id=2, batch="g"),
+    ...                                        Row(id=3, batch="g"), Row(id=4, batch=None)])]
+    [[1], [2, 3], [4]]
+    """
+    messages: list[list[OutboxRow]] = []
+    for row in rows:
+        if messages and row.batch is not None and messages[-1][-1].batch == row.batch:
+            messages[-1].append(row)
+        else:
+            messages.append([row])
+    return messages

@@ -1,4 +1,12 @@
-"""`paypulse replay`: a recorded stream, in event time, as fast as the machine goes."""
+"""`paypulse replay`: a recorded stream, in event time, as fast as the machine goes.
+
+A replay writes the alert log and nothing else: it does not run the on-call stage (routes, groups,
+silences, escalation, the outbox). Its alerts are hours or days old and arrive in seconds, so the
+configured routes would page today's on-call about yesterday, and the on-call state file (silences,
+acknowledgements, groups, each target's pace) belongs to the running monitor. To see how a stream
+would be routed and grouped, run it with ``paypulse run`` against a copy of the configuration whose
+routes point at a local receiver.
+"""
 
 from __future__ import annotations
 

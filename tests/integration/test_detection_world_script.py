@@ -32,13 +32,15 @@ def test_a_tiny_run_prints_one_row_per_model_and_kind_and_writes_json(tmp_path: 
         [sys.executable, str(SCRIPT), *argv, "--json-out", str(out_json), "--tmp", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a safety net: a busy machine takes minutes
         check=False,
         cwd=SCRIPT.parents[1],
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    header = "model rate/s kind labels found recall false/day median delay p90 delay"
+    header = (
+        "model rate/s kind labels beyond bound found recall false/day median delay median bound p90 delay"
+    )
     assert lines[0].split() == header.split()
     rows = [line.split() for line in lines[2:] if line.startswith(("world ", "simulator "))]
     for model, labels in (("world", 15), ("simulator", 9)):
@@ -53,6 +55,7 @@ def test_a_tiny_run_prints_one_row_per_model_and_kind_and_writes_json(tmp_path: 
     payload = json.loads(out_json.read_text())
     assert {(r["model"], r["kind"]) for r in payload["rows"]} >= {("world", "all"), ("simulator", "all")}
     runs = {r["model"]: r for r in payload["runs"]}
+    assert all("bound_s" in label for run in payload["runs"] for label in run["labels"])
     assert runs["world"]["days_scored"] == 1.0 and len(runs["world"]["labels"]) == 15
     assert runs["world"]["lines"] > 80_000
     found = next(r for r in payload["rows"] if r["model"] == "world" and r["kind"] == "all")["found"]

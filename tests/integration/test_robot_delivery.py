@@ -12,6 +12,7 @@ time is a ManualClock shared by PayPulse and the robot, so "a minute" is exact a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -28,9 +29,12 @@ import pytest
 from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
+from alerting.grouping import Groups
 from alerting.lifecycle import SUGGESTED_ACTIONS
 from alerting.notifications import AlertFanout
+from alerting.oncall_stage import Annotator
 from alerting.outbox import Outbox
+from alerting.state_db import StateDB
 from kernel.alerts import Alert, Impact, Scope
 from kernel.clock import ManualClock
 from kernel.settings import AlertingSettings, RouteSettings
@@ -375,3 +379,39 @@ def test_feishu_robot_signs_its_card_mentions_everyone_and_parks_a_bad_sign(
     assert [o.detail for o in parked] == [
         "Feishu errcode 19021: sign match fail or timestamp is not within one hour from current time"
     ] * 2
+
+
+# -- a route's group: one message ---------------------------------------------------------------------
+
+
+def test_a_routes_group_is_one_signed_message_listing_its_alerts_with_mention_and_links(
+    robots: FakeRobots, outbox: Outbox, clock: ManualClock, tmp_path: Path
+) -> None:
+    robots.bots["robot1"] = Bot(secret=SECRET, keyword=KEYWORD)
+    settings = AlertingSettings.model_validate({
+        "route": {"name": "oncall", "urls": [f"dingtalk://{SECRET}@robot1/"], "group_by": ["kind"],
+                  "mention_oncall": True},
+        "endpoints": {"dingtalk": robots.url},
+        "oncall": {"people": [{"name": "zhang", "mobile": MOBILE}], "rotation": ["zhang"]},
+        "escalation": {"ack_secret": "s3cret", "ack_url": "https://status.example"},
+    })  # fmt: skip
+    state = StateDB(tmp_path / "oncall.sqlite3")
+    fanout = AlertFanout(settings, outbox, clock, groups=Groups(state, clock))
+    annotate = Annotator(settings, clock).annotate
+    dispatcher = Dispatcher.from_settings(settings, outbox, clock, annotate=annotate, state=state)
+    hostile = dataclasses.replace(incident(2), scope=Scope("wechat", "[点我](http://evil.example) @all"))
+    alerts = [incident(0, severity="critical"), incident(1), hostile]
+    for alert in alerts:
+        assert [d.reason for d in fanout.submit(alert)] == ["grouped"]
+    clock.advance(30)
+    assert sorted(d.reason for _, d in fanout.flush()) == ["first"] * 3
+    outcomes = dispatcher.run_once()
+    assert [(o.outcome, o.detail) for o in outcomes] == [("delivered", "in a group of 3: delivered")] * 3
+    (call,) = robots.calls
+    assert call.accepted and call.payload["at"]["atMobiles"] == [MOBILE]
+    text = call.text
+    assert call.payload["markdown"]["title"] == "3 条告警：3 条告警中，0 条已恢复"
+    assert text.count("https://status.example/api/ack/") == 3
+    assert text.index("支付宝") < text.index("商户 m01") < text.index("微信支付 商户")
+    assert "](http" not in text.replace("](https://status.example/api/ack/", "") and "@all" not in text
+    state.close()

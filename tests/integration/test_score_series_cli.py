@@ -1,29 +1,12 @@
-"""`paypulse score-series` through the real entry point, in a subprocess, on temporary CSV files."""
+"""`paypulse score-series` through its `main` (:mod:`tests.fixtures.cli`), on temporary CSV files."""
 
 from __future__ import annotations
 
 import csv
 import random
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
-ENTRY = "from paypulse.cli.main import main; main()"
-
-
-def paypulse(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", ENTRY, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.fixtures.cli import Cli
 
 
 def write_series(path: Path, n: int = 600, spike_at: int = 400) -> list[list[str]]:
@@ -40,7 +23,7 @@ def write_series(path: Path, n: int = 600, spike_at: int = 400) -> list[list[str
     return rows
 
 
-def test_score_series_round_trip_keeps_rows_and_adds_the_score(tmp_path):
+def test_score_series_round_trip_keeps_rows_and_adds_the_score(tmp_path, paypulse: Cli):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     rows = write_series(src)
     result = paypulse("score-series", str(src), "--out", str(out))
@@ -56,7 +39,7 @@ def test_score_series_round_trip_keeps_rows_and_adds_the_score(tmp_path):
     assert max(scores[:400]) < 0.5
 
 
-def test_score_series_reads_stdin_and_writes_stdout():
+def test_score_series_reads_stdin_and_writes_stdout(paypulse: Cli):
     result = paypulse(
         "score-series", "-", "--out", "-", stdin="timestamp,value\n2024-01-01,1\n2024-01-02,2\n"
     )
@@ -68,7 +51,7 @@ def test_score_series_reads_stdin_and_writes_stdout():
     ]
 
 
-def test_score_series_without_value_column_exits_2_naming_it(tmp_path):
+def test_score_series_without_value_column_exits_2_naming_it(tmp_path, paypulse: Cli):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     src.write_text("timestamp,amount\n2024-01-01,1\n")
     result = paypulse("score-series", str(src), "--out", str(out))
@@ -79,7 +62,7 @@ def test_score_series_without_value_column_exits_2_naming_it(tmp_path):
     assert list(tmp_path.iterdir()) == [src]  # no temporary file left behind
 
 
-def test_score_series_missing_input_exits_2(tmp_path):
+def test_score_series_missing_input_exits_2(tmp_path, paypulse: Cli):
     result = paypulse("score-series", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "out.csv"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.delivery.aliyun import AliyunSms, AliyunUrlError, AliyunVoice, build, read_reply
+from alerting.delivery.aliyun import AliyunSms, AliyunVoice, read_reply
+from alerting.delivery.aliyun import build_aliyun as build
 from alerting.delivery.apprise_notifier import AppriseNotifier
+from alerting.delivery.cloud import CloudUrlError
 from alerting.delivery.pacing import Throttled
+from alerting.delivery.tencent import TencentSms, build_tencent
 from alerting.routing import language_for, zone_for
 from kernel.errors import ConfigError
 
@@ -71,7 +74,7 @@ def test_url_builds_its_plugin_and_masks_secrets(url: str, cls: type, privacy: s
     ],
 )
 def test_malformed_url_is_refused_with_a_readable_reason(url: str, error: str) -> None:
-    with pytest.raises(AliyunUrlError, match=error.replace("?", r"\?")) as err:
+    with pytest.raises(CloudUrlError, match=error.replace("?", r"\?")) as err:
         build(url)
     assert SK not in str(err.value)
 
@@ -118,3 +121,32 @@ def test_reply_decides_delivered_retry_or_park(
     assert (result.ok, result.retryable, isinstance(result, Throttled)) == (ok, retryable, throttled)
     assert detail in result.detail
     assert "\n" not in result.detail and "\u202e" not in result.detail
+
+
+# -- Tencent Cloud SMS: the same frame ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("tencentsms://AKIDx@1400006666/2061234/13800000000?sign=P", "needs SecretId:SecretKey@"),
+        ("tencentsms://AKIDx:s@app/2061234/13800000000?sign=P", "needs the SmsSdkAppId like 1400006666"),
+        ("tencentsms://AKIDx:s@1400006666/SMS_1/13800000000?sign=P", "needs a template id like 1234567"),
+        ("tencentsms://AKIDx:s@1400006666/2061234/13800000000", "needs the approved sign name"),
+        ("tencentsms://AKIDx:s@1400006666/2061234/?sign=P", "names no phone number"),
+        ("tencentsms://AKIDx:s@1400006666/2061234/13800000000?sign=P&region=ap_gz!", "not a region id"),
+    ],
+)
+def test_malformed_tencent_url_is_refused_with_a_readable_reason(url: str, error: str) -> None:
+    with pytest.raises(CloudUrlError, match=error):
+        build_tencent(url)
+
+
+def test_tencent_url_masks_its_secret_and_parses_back_and_reads_chinese() -> None:
+    url = f"tencentsms://AKIDx:{SK}@1400006666/2061234/+8613800000000?sign=%E6%94%AF%E4%BB%98&region=ap-beijing"
+    plugin = build_tencent(url)
+    assert plugin.url(privacy=True).startswith(
+        "tencentsms://A...x:****@1400006666/2061234/13800000000/?region=ap-beijing&sign=%E6%94%AF%E4%BB%98"
+    )
+    assert type(build_tencent(plugin.url())) is TencentSms and SK not in plugin.url(privacy=True)
+    assert (language_for(url), zone_for(url)) == ("zh-CN", "Asia/Shanghai")

@@ -26,6 +26,8 @@ from kernel.settings import Settings
 from paypulse.exposition import EngineCollector, build_registry
 from tests.fixtures.hostile import CATEGORIES, VALID, make_line
 
+pytestmark = pytest.mark.integration  # long streams through the engine or simulator: not the fast loop
+
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
 LATENESS_MS = 30_000
 CHANNELS = ("alipay", "wechat", "card")

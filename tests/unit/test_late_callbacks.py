@@ -6,11 +6,14 @@ import random
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
 from detectors.any_of import AnyOf
 from engine.core import Engine
 from kernel.alerts import Alert, Scope, same_incident
 from kernel.settings import Settings
+
+pytestmark = pytest.mark.integration  # long streams through the engine or simulator: not the fast loop
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
 

@@ -224,3 +224,27 @@ def test_delivered_rows_are_pruned_after_retention(outbox: Outbox, clock: Manual
     disp.run_once()
     assert [row.id for row in outbox.rows()] == [kept]  # only delivered rows are pruned
     assert delivered not in [row.id for row in outbox.rows()]
+
+
+def test_an_outbox_from_before_batches_is_read_and_its_rows_go_one_by_one(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path, clock)
+    box.enqueue("oncall", ["t1"], firing(), "first")
+    box.close()
+    db = sqlite3.connect(path)  # the same row in a version 2 file: no batch column
+    db.execute("ALTER TABLE deliveries DROP COLUMN batch")
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    again = Outbox(path, clock)
+    (row,) = again.rows()
+    assert (row.reason, row.batch) == ("first", None)
+    ids = again.enqueue_batch(
+        "oncall", ["t1", "t2"], [(firing("wechat"), "first"), (firing("card"), "first")]
+    )
+    batches = [(r.target, r.batch) for r in again.rows()[1:]]
+    assert [t for t, _ in batches] == ["t1", "t1", "t2", "t2"] and len({b for _, b in batches}) == 1
+    assert sorted(i for found in ids.values() for i in found) == [r.id for r in again.rows()[1:]]
+    again.close()

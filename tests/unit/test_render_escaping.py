@@ -285,6 +285,8 @@ def test_every_template_declares_its_medium() -> None:
         "digest.md.j2": "markdown",
         "digest.title.md.j2": "markdown",
         "digest.title.txt.j2": "text",
+        "group.html.j2": "html",
+        "group.md.j2": "markdown",
     }
 
 

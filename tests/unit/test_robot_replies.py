@@ -27,6 +27,7 @@ from alerting.delivery.robots import (
 )
 from alerting.notifications import DeliveryResult, Notification
 from alerting.outbox import Outbox
+from alerting.state_db import StateDB
 from kernel.alerts import Alert, Impact, Scope
 from kernel.clock import ManualClock
 
@@ -191,7 +192,7 @@ def test_wecom_and_feishu_urls_name_who_to_mention() -> None:
 
 def test_pacer_counts_a_sliding_minute_and_honours_a_pause() -> None:
     clock = ManualClock(0.0)
-    pacer = Pacer(clock, limit=20, window=60.0)
+    pacer = Pacer(clock, StateDB(":memory:"), limit=20, window=60.0)
     for _ in range(20):
         pacer.sent("robot")
     assert pacer.room("robot") == 0 and pacer.room("other") == 20
@@ -282,6 +283,35 @@ def test_alerts_past_the_limit_wait_for_the_window_and_go_as_one_digest(
     outcomes = dispatcher.run_once()
     assert [len(message) for message in robot.sent[20:]] == [1] * 19 + [11]
     assert {o.outcome for o in outcomes} == {"delivered"} and len(outcomes) == 30
+
+
+def test_the_window_and_a_pause_survive_a_restart(tmp_path: Path, outbox: Outbox, clock: ManualClock) -> None:
+    state = StateDB(tmp_path / "oncall.sqlite3")
+    robot = ScriptedRobot([DeliveryResult(True, False, "delivered")] * 14 + [
+        Throttled(False, True, "DingTalk errcode 130101: send too fast", 600.0)])  # fmt: skip
+    for i in range(15):
+        outbox.enqueue("oncall", ["t1"], firing(i), "first")
+    assert len(Dispatcher(outbox, {"t1": robot}, clock, state=state).run_once()) == 15
+    state.close()
+    clock.advance(30)
+    for i in range(15, 25):
+        outbox.enqueue("oncall", ["t1"], firing(i), "first")
+    again = StateDB(tmp_path / "oncall.sqlite3")  # a new process on the same file
+    restarted = Dispatcher(outbox, {"t1": robot}, clock, state=again)
+    for wait in (0, 60, 500):  # the robot's pause of 10 minutes, although 15 messages left the window
+        clock.advance(wait)
+        assert restarted.run_once() == []
+    clock.advance(10)
+    assert [len(message) for message in robot.sent[15:]] == []
+    assert len(restarted.run_once()) == 11  # the retried one and the ten after it, in 11 messages
+    again.close()
+    fresh = StateDB(tmp_path / "oncall.sqlite3")
+    for i in range(25, 35):
+        outbox.enqueue("oncall", ["t1"], firing(i), "first")
+    outcomes = Dispatcher(outbox, {"t1": robot}, clock, state=fresh).run_once()
+    assert [len(message) for message in robot.sent[26:]] == [1] * 8 + [2]  # 20 - 11 = 9 messages of room
+    assert len(outcomes) == 10
+    fresh.close()
 
 
 def test_a_throttled_answer_pauses_the_target_and_the_rest_wait(outbox: Outbox, clock: ManualClock) -> None:

@@ -11,6 +11,8 @@ import pytest
 from kernel.errors import ConfigError
 from paypulse.simulator import Simulator, validate_scenario
 
+pytestmark = pytest.mark.integration  # long streams through the engine or simulator: not the fast loop
+
 _CST = timezone(timedelta(hours=8))
 
 

@@ -15,6 +15,8 @@ import pytest
 from kernel.events import Callback, Complaint, Payment, parse_line
 from paypulse.simulator import Scenario, Simulator, validate_scenario
 
+pytestmark = pytest.mark.integration  # long streams through the engine or simulator: not the fast loop
+
 MINUTE = 60_000
 INCIDENTS = [
     {"kind": "success_rate_drop", "channel": "alipay", "size": 0.2},

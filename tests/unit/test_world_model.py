@@ -23,6 +23,8 @@ from benchmarks.world.payments import draw_payments
 from benchmarks.world.records import concat
 from kernel.events import Callback, Complaint, Payment, parse_batch
 
+pytestmark = pytest.mark.integration  # long streams through the engine or simulator: not the fast loop
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 LOCAL_MS = 8 * HOUR_MS
