@@ -143,7 +143,9 @@ def test_malformed_tencent_url_is_refused_with_a_readable_reason(url: str, error
 
 
 def test_tencent_url_masks_its_secret_and_parses_back_and_reads_chinese() -> None:
-    url = f"tencentsms://AKIDx:{SK}@1400006666/2061234/+8613800000000?sign=%E6%94%AF%E4%BB%98&region=ap-beijing"
+    url = (
+        f"tencentsms://AKIDx:{SK}@1400006666/2061234/+8613800000000?sign=%E6%94%AF%E4%BB%98&region=ap-beijing"
+    )
     plugin = build_tencent(url)
     assert plugin.url(privacy=True).startswith(
         "tencentsms://A...x:****@1400006666/2061234/13800000000/?region=ap-beijing&sign=%E6%94%AF%E4%BB%98"
