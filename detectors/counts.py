@@ -121,15 +121,16 @@ class CountDetector(WindowsOnly):
         """The profile knows this scope's day and the level has been learned for a half-life."""
         return self.profile is not None and self.level[2] >= self.half_life_ms and self.level[1] > 0
 
-    def _expected(self, obs: Observation, windows: int, usual_kept: list[float | None]) -> float:
+    def _expected(self, windows: int, usual_kept: list[float | None] | None, usual: float | None) -> float:
         """Expected count over the trailing ``windows``: seasonal when known, else the trailing mean.
-        ``usual_kept`` is the profile's expectation of each kept window, oldest first."""
+        ``usual_kept`` is the profile's expectation of each kept window, oldest first (None until the
+        profile is ready), ``usual`` the current window's."""
         floor = self.floor_per_window * windows
-        observed, usual, _learned_ms = self.level
-        if self._seasonal_ready:
-            bases = [*usual_kept[max(len(usual_kept) - windows + 1, 0) :], self._usual(obs)]
+        if usual_kept is not None and usual is not None:
+            bases = [*usual_kept[max(len(usual_kept) - windows + 1, 0) :], usual]
             if None not in bases:
-                return max(sum(bases) * observed / usual, floor)  # type: ignore[arg-type]
+                observed, expected, _learned_ms = self.level
+                return max(sum(bases) * observed / expected, floor)  # type: ignore[arg-type]
         return max(self.mean * windows, floor)
 
     def expected_per_window(self, ts_ms: int) -> float:
@@ -144,17 +145,26 @@ class CountDetector(WindowsOnly):
         return None if self.profile is None else self.profile.expected(obs.start_ms)
 
     def _compute_judge(self, obs: Observation) -> _Judgement:
+        """The most telling of the spans. A span that cannot be material is skipped once the first
+        span is judged: its judgement (not bad, score 0) never beats one already made, and for a
+        rare count (complaints, stuck payments) that is most spans of most windows."""
         best = None
         count = self.count(obs)
         significance = self.budget.significance(obs.end_ms - obs.start_ms)
         kept = len(self.recent)
-        usual_kept = list(self.recent_usual) if self._seasonal_ready else []
+        seasonal = self._seasonal_ready
+        usual_kept = list(self.recent_usual) if seasonal else None
+        usual = self._usual(obs) if seasonal else None
+        learned = self.learned_ms >= self.warmup_ms
+        upward = self.direction == "up"
         for span, tail in zip(self.spans, self._tails, strict=True):
-            windows = min(kept, span - 1) + 1
             observed = tail + count
-            expected = self._expected(obs, windows, usual_kept)
+            if best is not None and (not learned or (upward and observed < self.min_count)):
+                continue
+            windows = min(kept, span - 1) + 1
+            expected = self._expected(windows, usual_kept, usual)
             judgement = _Judgement(False, observed, expected, 0.0, windows)
-            if self.learned_ms >= self.warmup_ms and expected > 0:
+            if learned and expected > 0:
                 material, p = self._test(observed, expected, self.direction)
                 if material:
                     score = min(1.0, math.log10(max(p, 1e-300)) / math.log10(significance))

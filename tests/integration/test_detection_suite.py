@@ -25,13 +25,17 @@ from paypulse.simulator import Simulator, line_writer, load_scenario, write_line
 
 pytestmark = pytest.mark.integration
 
-# scenario -> overrides; busy and quiet hours, large and small channels, a small merchant.
+# scenario -> overrides; busy and quiet hours, large and small channels, a small merchant. The
+# busy scenarios end 10 minutes after their incident (it is found before that, and what follows
+# only costs time), and the Alipay drop runs at a shop of 20 payments/s instead of 50: still
+# several Alipay payments a second at noon, with a third of the lines.
+_BUSY = {"duration": "1h30m"}
 INCIDENTS: dict[str, dict[str, Any]] = {
-    "success-rate-drop-alipay-busy": {},
+    "success-rate-drop-alipay-busy": {**_BUSY, "rate_per_s": 20.0},
     "success-rate-drop-card-quiet": {},
-    "success-rate-drop-merchant": {},
+    "success-rate-drop-merchant": _BUSY,
     "stuck-payments-alipay-quiet": {},
-    "stuck-payments-merchant": {},
+    "stuck-payments-merchant": _BUSY,
     "callback-failure-high-card-quiet": {},
     "volume-drop-alipay-quiet": {},
     "complaint-spike-card-quiet": {},
