@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 import pytest
 
 from detectors.protocol import Detector, Observation, Verdict
@@ -106,6 +107,12 @@ def stationary_stream(case: Case, seed: int = 7):
     return case.stream(seed=seed, minutes=STATIONARY_MINUTES)
 
 
+def _dump(state: dict) -> bytes:
+    """A snapshot as JSON with sorted keys, to compare two or measure one: orjson, as the checks
+    take one per window."""
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
 def _firing(verdicts: list[Verdict], stream) -> list[str]:
     return [
         f"{(o.start_ms - T0) / 60_000:.1f} min: {v.reason}"
@@ -124,11 +131,11 @@ def score_is_pure(case: Case) -> None:
     detector, twin = case.make(), case.make()
     probe = stream[len(stream) // 2]
     for obs in stream:
-        before = json.dumps(detector.snapshot(), sort_keys=True)
+        before = _dump(detector.snapshot())
         detector.score(probe)
         first = detector.score(obs)
         assert detector.score(obs) == first
-        assert json.dumps(detector.snapshot(), sort_keys=True) == before
+        assert _dump(detector.snapshot()) == before
         assert twin.score(obs) == first
         detector.update(obs)
         twin.update(obs)
@@ -146,10 +153,10 @@ def assess_agrees_with_score(case: Case) -> None:
         for part in stepped:
             for bad, ts in outcomes_of(part, obs):
                 part.step(bad, ts)
-        before = json.dumps(detector.snapshot(), sort_keys=True)
+        before = _dump(detector.snapshot())
         verdict = detector.score(obs)
         assert detector.assess(obs) == (verdict.score, verdict.firing), (obs, verdict)
-        assert json.dumps(detector.snapshot(), sort_keys=True) == before
+        assert _dump(detector.snapshot()) == before
         firing += verdict.firing
         detector.update(obs)
     assert firing or case.kind not in KINDS, "the shift never fired, so firing verdicts went unchecked"
@@ -199,7 +206,7 @@ def state_is_bounded(case: Case) -> None:
     for obs in stream:
         detector.score(obs)
         detector.update(obs)
-        sizes.append(len(json.dumps(detector.snapshot())))
+        sizes.append(len(_dump(detector.snapshot())))
     half = len(sizes) // 2
     first, second = max(sizes[:half]), max(sizes[half:])
     assert second <= first * 1.1 + 64, f"snapshot grew from {first} to {second} bytes"
