@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.chromium",
     "tests.fixtures.kafka",
     "tests.fixtures.cli",
+    "tests.fixtures.outbox",
 ]
 
 #: Longest first, by CPU time on 2 cores (``--durations=0``, summed by module); refresh it when

@@ -21,33 +21,28 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
-from kernel.alerts import Alert, Impact, Scope
 from kernel.clock import ManualClock
-from kernel.settings import AlertingSettings, RouteSettings
+from tests.fixtures.cloud_sms import MOBILES, incident, wire
 from tests.fixtures.receiver import reply_json, serve
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 3, 2, 1, 20, tzinfo=UTC)
 AK, SK = "LTAI5tPayPulseTest", "k3yS3cretForTests"
 SIGN = "支付监控"
 #: The SMS template as approved in the console: fixed words (with our link) around the variables.
 TEMPLATE = "${status}：${kind}，${scope}，${impact}。详情 s.example.cn/p"
 TEMPLATE_CODE = "SMS_465100001"
 TTS_CODE = "TTS_300100001"
-MOBILES = ("13800000000", "13900000000")
 
 
 def percent(text: str) -> str:
@@ -159,21 +154,10 @@ def aliyun(clock: ManualClock) -> Iterator[FakeAliyun]:
         yield fake
 
 
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
-
-
-def wire(url: str, aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock) -> tuple[AlertFanout, Dispatcher]:
-    """The production wiring, Aliyun's endpoints pointed at the fake (as at a company gateway)."""
-    routes = [RouteSettings(name="oncall-phone", urls=[SecretStr(url)], min_severity="warning")]
-    settings = AlertingSettings(routes=routes, retry_backoff=timedelta(seconds=5))
-    endpoints = {"aliyunsms": aliyun.url, "aliyunvoice": aliyun.url}
-    return AlertFanout(settings, outbox, clock), Dispatcher.from_settings(
-        settings, outbox, clock, endpoints=endpoints
-    )
+def aliyun_wire(
+    url: str, aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
+) -> tuple[AlertFanout, Dispatcher]:
+    return wire(url, {"aliyunsms": aliyun.url, "aliyunvoice": aliyun.url}, outbox, clock)
 
 
 def sms_url(secret: str = SK, template: str = TEMPLATE_CODE) -> str:
@@ -181,26 +165,10 @@ def sms_url(secret: str = SK, template: str = TEMPLATE_CODE) -> str:
     return f"aliyunsms://{AK}:{secret}@{SIGN}/{template}/{'/'.join(MOBILES)}?fixed={fixed}"
 
 
-def incident(merchant: str = "m42", channel: str = "alipay") -> Alert:
-    return Alert(
-        kind="success_rate_drop",
-        scope=Scope(channel, merchant),
-        status="firing",
-        severity="critical",
-        started_at=T0,
-        detected_at=T0 + timedelta(seconds=42),
-        value=0.7879,
-        baseline=0.9697,
-        impact=Impact(180.0, 20087.88, (channel,)),
-        suggested_action="Check the channel",
-        summary="alipay merchant m42: payment success rate 78.8% vs normal 97.0%, since 01:20:00 UTC",
-    )
-
-
 def test_sms_is_signed_delivered_and_one_segment_with_the_form_as_template_variables(
     aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(), aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(sms_url(), aliyun, outbox, clock)
     fanout.submit(incident())
     outcomes = dispatcher.run_once()
     assert [(o.outcome, o.detail) for o in outcomes] == [("delivered", "delivered")]
@@ -222,7 +190,7 @@ def test_sms_is_signed_delivered_and_one_segment_with_the_form_as_template_varia
 def test_a_hostile_merchant_id_still_fits_the_segment(
     aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(), aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(sms_url(), aliyun, outbox, clock)
     fanout.submit(incident(merchant="【工商银行】请点击 http://evil.example\r\n" + "9" * 300))
     assert [o.outcome for o in dispatcher.run_once()] == ["delivered"]
     scope = json.loads(aliyun.requests[0].params["TemplateParam"])["scope"]
@@ -232,7 +200,7 @@ def test_a_hostile_merchant_id_still_fits_the_segment(
 def test_bad_signature_is_parked_with_aliyuns_message(
     aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(secret="not-the-secret"), aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(sms_url(secret="not-the-secret"), aliyun, outbox, clock)
     fanout.submit(incident())
     (outcome,) = dispatcher.run_once()
     assert outcome.outcome == "parked"
@@ -245,7 +213,7 @@ def test_bad_signature_is_parked_with_aliyuns_message(
 def test_unknown_template_is_parked_with_aliyuns_message(
     aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(template="SMS_000000000"), aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(sms_url(template="SMS_000000000"), aliyun, outbox, clock)
     fanout.submit(incident())
     (outcome,) = dispatcher.run_once()
     assert (outcome.outcome, outcome.detail) == (
@@ -257,7 +225,7 @@ def test_unknown_template_is_parked_with_aliyuns_message(
 def test_flow_control_is_retried_after_a_minute_and_then_delivered(
     aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(), aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(sms_url(), aliyun, outbox, clock)
     fanout.submit(incident("m1"))
     fanout.submit(incident("m2"))
     first = dispatcher.run_once()
@@ -274,7 +242,7 @@ def test_voice_call_reads_the_form_to_each_number(
     aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock
 ) -> None:
     url = f"aliyunvoice://{AK}:{SK}@{TTS_CODE}/{'/'.join(MOBILES)}?show=057100000000&play_times=3"
-    fanout, dispatcher = wire(url, aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(url, aliyun, outbox, clock)
     fanout.submit(incident())
     assert [o.outcome for o in dispatcher.run_once()] == ["delivered"]
     assert [r.params["CalledNumber"] for r in aliyun.requests] == list(MOBILES)
@@ -295,7 +263,7 @@ def test_voice_call_reads_the_form_to_each_number(
 
 def test_unknown_access_key_is_parked(aliyun: FakeAliyun, outbox: Outbox, clock: ManualClock) -> None:
     url = f"aliyunvoice://LTAIunknown:{SK}@{TTS_CODE}/{MOBILES[0]}"
-    fanout, dispatcher = wire(url, aliyun, outbox, clock)
+    fanout, dispatcher = aliyun_wire(url, aliyun, outbox, clock)
     fanout.submit(incident())
     (outcome,) = dispatcher.run_once()
     assert (outcome.outcome, outcome.detail) == (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,13 +50,6 @@ def alerting(url: str, **kw: Any) -> AlertingSettings:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
 
 
 def wire(

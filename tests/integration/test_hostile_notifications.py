@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,13 +92,6 @@ def route(url: str) -> AlertingSettings:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
 
 
 def deliver(url: str, outbox: Outbox, clock: ManualClock, endpoints: dict[str, str] | None = None) -> None:

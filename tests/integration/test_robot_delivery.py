@@ -186,13 +186,6 @@ def robots(clock: ManualClock) -> Iterator[FakeRobots]:
         yield fake
 
 
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
-
-
 def wire(
     urls: list[str], robots: FakeRobots, outbox: Outbox, clock: ManualClock
 ) -> tuple[AlertFanout, Dispatcher]:

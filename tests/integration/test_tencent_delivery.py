@@ -20,29 +20,24 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from alerting.delivery import Dispatcher
 from alerting.notifications import AlertFanout
 from alerting.outbox import Outbox
-from kernel.alerts import Alert, Impact, Scope
 from kernel.clock import ManualClock
-from kernel.settings import AlertingSettings, RouteSettings
+from tests.fixtures.cloud_sms import MOBILES, incident, wire
 from tests.fixtures.receiver import ReceivedRequest, answering, serve
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 3, 2, 1, 20, tzinfo=UTC)
 SECRET_ID, SECRET_KEY = "AKIDPayPulseTest", "tencentS3cretForTests"
 APP, TEMPLATE_ID, SIGN = "1400006666", "2061234", "支付监控"
 #: The template as approved: positional variables inside its own words.
 TEMPLATE = "{1}：{2}，{3}，{4}。详情 s.example.cn/p"
-MOBILES = ("13800000000", "13900000000")
 
 
 def expected_signature(request: ReceivedRequest, secret: str) -> str:
@@ -154,22 +149,10 @@ def tencent(clock: ManualClock) -> Iterator[FakeTencent]:
         yield fake
 
 
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
-
-
-def wire(
+def tencent_wire(
     url: str, tencent: FakeTencent, outbox: Outbox, clock: ManualClock
 ) -> tuple[AlertFanout, Dispatcher]:
-    """The production wiring, Tencent's endpoint pointed at the fake (as at a company gateway)."""
-    routes = [RouteSettings(name="oncall-sms", urls=[SecretStr(url)], min_severity="warning")]
-    settings = AlertingSettings(
-        routes=routes, retry_backoff=timedelta(seconds=5), endpoints={"tencentsms": tencent.url}
-    )
-    return AlertFanout(settings, outbox, clock), Dispatcher.from_settings(settings, outbox, clock)
+    return wire(url, {"tencentsms": tencent.url}, outbox, clock)
 
 
 def sms_url(secret: str = SECRET_KEY, template: str = TEMPLATE_ID) -> str:
@@ -177,16 +160,10 @@ def sms_url(secret: str = SECRET_KEY, template: str = TEMPLATE_ID) -> str:
     return f"tencentsms://{SECRET_ID}:{secret}@{APP}/{template}/{'/'.join(MOBILES)}?sign={SIGN}&fixed={fixed}"
 
 
-def incident(merchant: str = "m42") -> Alert:
-    return Alert("success_rate_drop", Scope("alipay", merchant), "firing", "critical", T0,
-                 T0 + timedelta(seconds=42), 0.7879, 0.9697, Impact(180.0, 20087.88, ("alipay",)),
-                 "Check the channel", "alipay merchant m42: success rate 78.8% vs normal 97.0%")  # fmt: skip
-
-
 def test_sms_is_signed_delivered_and_one_segment_with_the_form_as_template_variables(
     tencent: FakeTencent, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(), tencent, outbox, clock)
+    fanout, dispatcher = tencent_wire(sms_url(), tencent, outbox, clock)
     fanout.submit(incident())
     assert [(o.outcome, o.detail) for o in dispatcher.run_once()] == [("delivered", "delivered")]
     (sent,) = tencent.sent
@@ -205,7 +182,7 @@ def test_sms_is_signed_delivered_and_one_segment_with_the_form_as_template_varia
 def test_a_wrong_secret_is_parked_with_tencents_message_and_never_shown(
     tencent: FakeTencent, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(secret="not-the-secret"), tencent, outbox, clock)
+    fanout, dispatcher = tencent_wire(sms_url(secret="not-the-secret"), tencent, outbox, clock)
     fanout.submit(incident())
     (outcome,) = dispatcher.run_once()
     assert (outcome.outcome, outcome.detail) == (
@@ -218,7 +195,7 @@ def test_a_wrong_secret_is_parked_with_tencents_message_and_never_shown(
 def test_an_unapproved_template_is_parked_with_tencents_message(
     tencent: FakeTencent, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(template="1111111"), tencent, outbox, clock)
+    fanout, dispatcher = tencent_wire(sms_url(template="1111111"), tencent, outbox, clock)
     fanout.submit(incident())
     (outcome,) = dispatcher.run_once()
     assert outcome.outcome == "parked"
@@ -228,7 +205,7 @@ def test_an_unapproved_template_is_parked_with_tencents_message(
 def test_flow_control_waits_a_minute_and_an_internal_error_is_retried(
     tencent: FakeTencent, outbox: Outbox, clock: ManualClock
 ) -> None:
-    fanout, dispatcher = wire(sms_url(), tencent, outbox, clock)
+    fanout, dispatcher = tencent_wire(sms_url(), tencent, outbox, clock)
     fanout.submit(incident("m1"))
     fanout.submit(incident("m2"))
     first = dispatcher.run_once()

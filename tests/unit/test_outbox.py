@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,13 +54,6 @@ class ScriptedNotifier:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(1_000_000.0)
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
 
 
 def dispatcher(outbox: Outbox, clock: ManualClock, notifier: ScriptedNotifier, **kw: object) -> Dispatcher:

@@ -8,7 +8,7 @@ a target within 20 messages a minute by folding the overflow into one digest, on
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,13 +243,6 @@ def firing(i: int) -> Alert:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(1_000_000.0)
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, clock: ManualClock) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite3", clock)
-    yield box
-    box.close()
 
 
 def test_a_burst_of_25_is_19_messages_and_a_digest_of_6(outbox: Outbox, clock: ManualClock) -> None:
