@@ -16,8 +16,9 @@ from alerting.notifications import (
     decide,
 )
 from alerting.outbox import NotifiedState, Outbox, OutboxRow, backoff_delay
-from alerting.render import RenderedMessage, render
+from alerting.render import render
 from alerting.routing import Route, match_routes, routes_from_settings, target_key
+from alerting.templates import RenderedMessage
 from kernel.alerts import (
     CUSTOMER_FACING_KINDS,
     KINDS,

@@ -2,10 +2,9 @@
 
 Each template under ``alerting/delivery/templates/`` declares its medium by its name:
 ``*.md.j2`` (DingTalk, WeCom and Lark robots, ``json://``), ``*.html.j2`` (e-mail) and ``*.txt.j2``
-(SMS, e-mail subjects). :func:`render_template` is the one way to render any of them: it runs
-every ``{{ value }}`` through that medium's escaper (:mod:`alerting.escape`; HTML with Jinja's
-autoescape), so a channel, merchant or order id can reach a message only escaped for it. Text
-we write ourselves is :class:`~alerting.escape.OwnText` and shows as written.
+(SMS, e-mail subjects). :mod:`alerting.templates` fills them, running every ``{{ value }}``
+through that medium's escaper, so a channel, merchant or order id can reach a message only escaped
+for it; :func:`render_template` is the one way to fill one with an alert.
 
 Every word comes from the catalogue (:mod:`alerting.i18n`) in the reader's language: the
 templates' labels through ``_()``, and the sentence frames here, which are filled with values
@@ -18,16 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import jinja2
 from markupsafe import Markup
 
-from alerting.escape import OwnText, clean_text, escape_markdown, one_line
+from alerting.escape import OwnText, escape_markdown
 from alerting.i18n import ACTIONS, ENGLISH, KIND_TITLES, LIST_SEPARATOR, N_, UNITS, WHAT, Messages, english
+from alerting.templates import ESCAPERS, Medium, RenderedMessage, fill_template, medium_of
 from kernel.alerts import KINDS, Alert, Scope
 
 __all__ = [
@@ -36,11 +33,8 @@ __all__ = [
     "GROUPS",
     "KIND_WORDS",
     "MESSAGES",
-    "Medium",
-    "RenderedMessage",
     "ack_line",
     "format_value",
-    "medium_of",
     "reminder",
     "render",
     "render_digest",
@@ -60,15 +54,6 @@ KIND_WORDS: Final[dict[str, tuple[str, str]]] = {
 }
 assert set(KIND_TITLES) == {key for key in UNITS if isinstance(key, str)} == set(KINDS), "kinds need words"
 
-Medium = Literal["markdown", "html", "text"]
-#: What a template's name ends with says which medium it renders for.
-_SUFFIXES: Final[dict[str, Medium]] = {".md.j2": "markdown", ".html.j2": "html", ".txt.j2": "text"}
-#: What every value from the data goes through, per medium. HTML then gets Jinja's autoescape.
-_ESCAPERS: Final[dict[Medium, Callable[[object], str]]] = {
-    "markdown": escape_markdown,
-    "html": one_line,
-    "text": clean_text,
-}
 #: The templates of a whole message by the medium of its body: (title, body). The Markdown title
 #: is Markdown too (DingTalk repeats it as a heading); an e-mail's title is its Subject header.
 MESSAGES: Final[dict[str, tuple[str, str]]] = {
@@ -108,49 +93,6 @@ _STATUSES: Final = frozenset({"firing", "resolved"})
 #: Where the lifecycle's summary sentence ends and the detector's evidence begins.
 _EVIDENCE: Final = re.compile(r", since \d{2}:\d{2}:\d{2} UTC(?P<evidence>.*)\Z", re.DOTALL)
 _CHANNELS_NOTE: Final = re.compile(r"\s*\(channels: [^()]*\)\s*\Z")
-_TEMPLATES: Final = Path(__file__).parent / "delivery" / "templates"
-
-
-def medium_of(template: str) -> Medium:
-    """The medium a template renders for, from its name.
-
-    >>> medium_of("alert.md.j2"), medium_of("alert.html.j2"), medium_of("alert.title.txt.j2")
-    ('markdown', 'html', 'text')
-    """
-    for suffix, medium in _SUFFIXES.items():
-        if template.endswith(suffix):
-            return medium
-    raise ValueError(f"template {template!r} declares no medium: name it *.md.j2, *.html.j2 or *.txt.j2")
-
-
-def _environment(medium: Medium) -> jinja2.Environment:
-    escape = _ESCAPERS[medium]
-
-    def finalize(value: object) -> object:
-        """Every ``{{ value }}``: our own text (and HTML we built with markupsafe) as it is, data
-        through the medium's escaper."""
-        return value if isinstance(value, OwnText | Markup) else escape(value)
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        undefined=jinja2.StrictUndefined,  # a misspelt variable fails the tests, not a page at 3 a.m.
-        autoescape=medium == "html",  # markupsafe, after finalize; our own text is escaped too
-        finalize=finalize,
-        trim_blocks=True,
-        keep_trailing_newline=False,
-    )
-
-
-_ENVIRONMENTS: Final = {medium: _environment(medium) for medium in _ESCAPERS}
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedMessage:
-    """A title (one line: the DingTalk preview, the e-mail subject) and a body in ``medium``."""
-
-    title: str
-    body: str
-    medium: Medium = "markdown"
 
 
 def _frame(m: Messages, msgid: str, escape: Callable[[object], str], **parts: object) -> OwnText:
@@ -303,7 +245,7 @@ def _title(alert: Alert, m: Messages, escape: Callable[[object], str]) -> OwnTex
 
 def _context(alert: Alert, m: Messages, medium: Medium) -> dict[str, Any]:
     """The template values: :class:`OwnText` for what we write, plain ``str`` for data."""
-    escape = _ESCAPERS[medium]
+    escape = ESCAPERS[medium]
     measure = _measure(alert)
     unit = UNITS.get((alert.kind, measure) if measure else alert.kind, "amount")
     words = _title_words(alert, m)
@@ -347,11 +289,7 @@ def render_template(template: str, alert: Alert, messages: Messages = ENGLISH) -
     The one way templates are rendered; :func:`render` and :func:`render_digest` are built on it.
     """
     medium = medium_of(template)
-    return _fill(template, _context(alert, messages, medium))
-
-
-def _fill(template: str, context: dict[str, Any]) -> str:
-    return _ENVIRONMENTS[medium_of(template)].get_template(template).render(context).strip()
+    return fill_template(template, _context(alert, messages, medium))
 
 
 def render(alert: Alert, medium: Medium = "markdown", messages: Messages = ENGLISH) -> RenderedMessage:
@@ -416,8 +354,8 @@ def render_digest(
     more = m.ngettext("… and {count} more", "… and {count} more", rest) if rest > 0 else ""
 
     def fill(template: str) -> str:
-        escape = _ESCAPERS[medium_of(template)]
-        return _fill(
+        escape = ESCAPERS[medium_of(template)]
+        return fill_template(
             template,
             {
                 "_": lambda msgid: OwnText(m.gettext(msgid)),
@@ -469,7 +407,7 @@ def render_group(
             context = _context(alert, m, here)
             ack = _ack(link, here, m) if link and alert.status == "firing" else ""
             items.append({"title": context["title"], "headline": context["headline"], "ack": ack})
-        return _fill(
+        return fill_template(
             template,
             {
                 "_": lambda msgid: OwnText(m.gettext(msgid)),

@@ -47,9 +47,10 @@ from alerting.delivery.robot_protocol import DEFAULT_ENDPOINTS
 from alerting.delivery.robots import ROBOTS, RobotPlugin
 from alerting.i18n import ENGLISH, Messages
 from alerting.notifications import DeliveryResult, Notification
-from alerting.render import Medium, RenderedMessage, ack_line, reminder, render, render_digest, render_group
+from alerting.render import ack_line, reminder, render, render_digest, render_group
 from alerting.routing import SMS_SCHEMES, VOICE_SCHEMES, scheme_of
 from alerting.sms_form import ShortForm, digest_form, short_form
+from alerting.templates import Medium, RenderedMessage
 from kernel.alerts import Alert
 from kernel.clock import Clock
 from kernel.errors import ConfigError

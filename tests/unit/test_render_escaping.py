@@ -22,7 +22,8 @@ from markdown_it import MarkdownIt
 from alerting.escape import TEXT_VALUE_MAX, clean_text, escape_markdown, one_line
 from alerting.i18n import Messages
 from alerting.lifecycle import SUGGESTED_ACTIONS
-from alerting.render import medium_of, render, render_digest, render_template
+from alerting.render import render, render_digest, render_template
+from alerting.templates import medium_of
 from kernel.alerts import Alert, Impact, Scope
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
