@@ -35,7 +35,7 @@ from reconciliation.repairs import apply_repairs
 from reconciliation.report import write_differences
 from reconciliation.statements import STATEMENT_COLUMNS, StatementInfo, layout_for, read_statement
 from reconciliation.statementscan import scan_statement
-from reconciliation.tickets import open_ticket
+from reconciliation.tickets import open_tickets
 
 __all__ = ["Run", "reconcile", "window_of"]
 
@@ -148,9 +148,7 @@ def _record(
     with ledger.transaction(), (run.out / "repairs.jsonl").open("wb") as repairs_file:
         _keep_holds(ledger, run, rows, diffs)
         repairs = apply_repairs(ledger, diffs, policy.repairs, run.who, repairs_file)
-        for diff in diffs:
-            if diff.final and diff.resolution is None:
-                diff.ticket_id = open_ticket(ledger, diff, policy, run.who)
+        open_tickets(ledger, [d for d in diffs if d.final and d.resolution is None], policy, run.who)
     return repairs
 
 
