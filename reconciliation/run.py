@@ -11,13 +11,14 @@ import json
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from kernel.differences import CLASSES
@@ -152,6 +153,46 @@ def _record(
     return repairs
 
 
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One side's holding pool, and the joined row's columns that say where its row stands."""
+
+    pool: str
+    present: str  # set when this side has the order
+    other: str  # set when the other side has it
+    held_on: str  # the day this side's row was held, if it was
+    missing: str  # the class once the other side never showed it
+    stored: Callable[[dict[str, Any]], list[Any]]  # the row as the pool keeps it
+
+
+_SIDES: Final = (
+    _Side(
+        pool="held",
+        present="order_id",
+        other="n",
+        held_on="held_on",
+        missing="ours_paid_provider_missing",
+        stored=lambda r: [r[c] for c in HELD_COLUMNS[:-1]],
+    ),
+    _Side(
+        pool="held_payments",
+        present="n",
+        other="order_id",
+        held_on="p_held_on",
+        missing="provider_only",
+        stored=lambda r: [  # as a statement row (STATEMENT_COLUMNS without the line)
+            r["key"],
+            r["txn"],
+            "payment",
+            r["p_amount"],
+            r["p_currency"],
+            str(r["fee"]),
+            r["p_at_ms"],
+        ],
+    ),
+)
+
+
 def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: list[Difference]) -> None:
     """Hold today's transient rows; release earlier holds the other side matched or the SLA ended.
 
@@ -160,53 +201,30 @@ def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: lis
     """
     waiting = {d.order_id for d in diffs if not d.final}
     final = {(d.order_id, d.klass) for d in diffs if d.final}
-    ours = [r for r in rows if r["order_id"] is not None]
-    hold(
-        ledger,
-        run.provider,
-        run.day,
-        (
-            (r["order_id"], [r[c] for c in HELD_COLUMNS[:-1]])
-            for r in ours
-            if r["key"] in waiting and not r["held_on"]
-        ),
-    )
-    release(
-        ledger,
-        run.provider,
-        run.day,
-        [
-            (r["order_id"], "matched" if r["n"] else "missing")
-            for r in ours
-            if r["held_on"] is not None and (r["n"] or (r["key"], "ours_paid_provider_missing") in final)
-        ],
-    )
-    theirs = [r for r in rows if r["order_id"] is None and r["n"] is not None]
-    hold(
-        ledger,
-        run.provider,
-        run.day,
-        (  # as a statement row (STATEMENT_COLUMNS without the line)
+    for side in _SIDES:
+        mine = [r for r in rows if r[side.present] is not None]
+        hold(
+            ledger,
+            run.provider,
+            run.day,
             (
-                r["key"],
-                [r["key"], r["txn"], "payment", r["p_amount"], r["p_currency"], str(r["fee"]), r["p_at_ms"]],
-            )
-            for r in theirs
-            if r["key"] in waiting and not r["p_held_on"]
-        ),
-        "held_payments",
-    )
-    release(
-        ledger,
-        run.provider,
-        run.day,
-        [
-            (r["key"], "matched" if r["order_id"] else "missing")
-            for r in rows
-            if r["p_held_on"] and (r["order_id"] or (r["key"], "provider_only") in final)
-        ],
-        "held_payments",
-    )
+                (r["key"], side.stored(r))
+                for r in mine
+                if r["key"] in waiting and not r[side.held_on] and not r[side.other]
+            ),
+            side.pool,
+        )
+        release(
+            ledger,
+            run.provider,
+            run.day,
+            [
+                (r["key"], "matched" if r[side.other] else "missing")
+                for r in mine
+                if r[side.held_on] and (r[side.other] or (r["key"], side.missing) in final)
+            ],
+            side.pool,
+        )
 
 
 def _major(minor: Decimal | None, currency: str) -> str | None:
