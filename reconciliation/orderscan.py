@@ -21,6 +21,7 @@ from reconciliation.bulk import (
     BLANK,
     ID,
     TIME,
+    decimals_sql,
     fixed_offset_ms,
     lines_table,
     minor_sql,
@@ -55,7 +56,6 @@ def _scan_sql(local_ms: int | None) -> str:
     statuses = ", ".join(f"'{s}'" for s in ORDER_STATUSES)
     paid = ", ".join(f"'{s}'" for s in PAID_STATUSES)
     v = {name: f"coalesce({name}, '')" for name in ORDER_FIELDS}
-    decimals = "length(split_part({}, '.', 2)) <= decimals"
     # One of our keys twice: msgspec keeps the last, DuckDB the first, so Python reads the line.
     # In a plain object "key" followed by a colon is a key, never part of a value.
     repeated = "|".join(f'"{name}"[ \\t]*:.*"{name}"[ \\t]*:' for name in ORDER_FIELDS)
@@ -66,21 +66,21 @@ CREATE TEMP TABLE plain AS
           WHERE regexp_full_match(raw, '{_PLAIN_OBJECT}') AND NOT regexp_matches(raw, '{repeated}'));
 CREATE TEMP TABLE normalised AS
 WITH typed AS (
-    SELECT plain.*, cur.decimals, cur.scale,
+    SELECT plain.*, cur.decimals,
            {ms_sql(v["created_at"], local_ms)} AS created_ms,
            CASE WHEN {v["paid_at"]} <> '' THEN {ms_sql(v["paid_at"], local_ms)} END AS paid_ms
     FROM plain JOIN cur ON cur.code = currency
     WHERE regexp_full_match({v["order_id"]}, '{ID}')
       AND regexp_full_match({v["merchant_id"]}, '{ID}')
       AND regexp_full_match({v["channel"]}, '{ID}')
-      AND regexp_full_match({v["amount"]}, '{_AMOUNT}') AND {decimals.format(v["amount"])}
+      AND regexp_full_match({v["amount"]}, '{_AMOUNT}') AND {decimals_sql(v["amount"])}
       AND status IN ({statuses})
       AND regexp_full_match({v["created_at"]}, '{TIME}')
       AND (status NOT IN ({paid}) OR {v["paid_at"]} <> '')
       AND ({v["paid_at"]} = '' OR regexp_full_match({v["paid_at"]}, '{TIME}'))
       AND ({v["provider_txn_id"]} = '' OR regexp_full_match({v["provider_txn_id"]}, '{ID}'))
       AND ({v["refund_amount"]} = '' OR (regexp_full_match({v["refund_amount"]}, '{_AMOUNT}')
-           AND {decimals.format(v["refund_amount"])}))
+           AND {decimals_sql(v["refund_amount"])}))
 ), normalised AS (
     SELECT line, order_id, merchant_id, channel, {minor_sql("amount")} AS amount, currency,
            status, created_ms, paid_ms, nullif({v["provider_txn_id"]}, '') AS provider_txn_id,

@@ -53,6 +53,10 @@ def _tricky_wechat(tmp_path: Path) -> Path:
         wechat("P9")[:60],  # cut short
         wechat("Q1", at="2024-02-30 10:00:00"),
         wechat("订单"),  # not ASCII
+        wechat("Q2").replace("`Q2", "`\ufeffQ2\ufeff"),  # padding the fast lane leaves to Python
+        wechat("Q3", kind="\ufeffSUCCESS"),
+        wechat("Q4", amount="12"),  # no decimals
+        wechat("Q5", amount="12."),  # a point without decimals
     ]
     path = tmp_path / "wechat.csv"
     path.write_bytes("\r\n".join(lines).encode())
