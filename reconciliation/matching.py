@@ -97,7 +97,7 @@ def join_day(
     """Rows where the two sides differ, or an order waits, and the day's totals.
 
     ``work_dir`` holds the normalised ``orders.csv`` and ``statement.csv`` (and their
-    ``-scanned.csv`` twins); DuckDB keeps its database and spill files there too.
+    ``-scanned.parquet`` twins); DuckDB keeps its database and spill files there too.
 
     A row has our order's columns (None when only the provider has the order; ``held_on`` set for
     an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
@@ -131,14 +131,29 @@ def _read_csv(columns: dict[str, str]) -> str:
     return f"read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', columns = {columns})"
 
 
+def _read_side(work_dir: Path, name: str, scanned: str, columns: dict[str, str]) -> tuple[str, list[str]]:
+    """SQL and parameters for one side's normalised rows: the Python reader's CSV and the scan's Parquet.
+
+    The Parquet file is missing when the Python reader read the whole file.
+    """
+    csv_part = f"SELECT * FROM {_read_csv(columns)}"
+    if not (work_dir / scanned).exists():
+        return csv_part, [str(work_dir / name)]
+    typed = ", ".join(f"CAST({column} AS {kind}) AS {column}" for column, kind in columns.items())
+    return (
+        f"{csv_part} UNION ALL SELECT {typed} FROM read_parquet(?)",
+        [str(work_dir / name), str(work_dir / scanned)],
+    )
+
+
 def _load(
     con: duckdb.DuckDBPyConnection,
     work_dir: Path,
     held: Iterable[Sequence[Any]],
     held_payments: Iterable[Sequence[Any]],
 ) -> None:
-    orders = [str(p) for p in (work_dir / "orders.csv", work_dir / ORDERS_SCANNED) if p.exists()]
-    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [orders])
+    orders, paths = _read_side(work_dir, "orders.csv", ORDERS_SCANNED, _ORDER_TYPES)
+    con.execute(f"CREATE TABLE o AS {orders}", paths)
     con.execute(
         "CREATE TABLE o_dup AS SELECT line, order_id FROM ("
         " SELECT line, order_id, row_number() OVER (PARTITION BY order_id ORDER BY line) AS n FROM o)"
@@ -149,11 +164,11 @@ def _load(
     _load_rows(
         con, work_dir / "held-payments.csv", "s_held", HELD_PAYMENT_COLUMNS, _STATEMENT_TYPES, held_payments
     )
-    statement = [str(p) for p in (work_dir / "statement.csv", work_dir / STATEMENT_SCANNED) if p.exists()]
+    statement, paths = _read_side(work_dir, "statement.csv", STATEMENT_SCANNED, _STATEMENT_TYPES)
     con.execute(  # held payments first (negative lines): they were billed before today's rows
-        f"CREATE TABLE s AS SELECT *, NULL::VARCHAR AS held_on FROM {_read_csv(_STATEMENT_TYPES)}"
+        f"CREATE TABLE s AS SELECT *, NULL::VARCHAR AS held_on FROM ({statement})"
         " UNION ALL BY NAME SELECT -row_number() OVER (ORDER BY held_on, order_id) AS line, * FROM s_held",
-        [statement],
+        paths,
     )
     scales = ", ".join(f"('{code}', {10**decimals})" for code, decimals in CURRENCY_DECIMALS.items())
     con.execute(f"CREATE TABLE cur AS SELECT * FROM (VALUES {scales}) AS t(code, scale)")

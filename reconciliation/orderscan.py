@@ -40,8 +40,9 @@ from reconciliation.rejects import RejectLog
 
 __all__ = ["SCANNED", "scan_orders"]
 
-#: The normalised CSV of the orders that passed in SQL, beside ``orders.csv`` in the work directory.
-SCANNED: Final = "orders-scanned.csv"
+#: The orders that passed in SQL, normalised, beside ``orders.csv`` in the work directory: Parquet,
+#: which the join reads several times faster than CSV.
+SCANNED: Final = "orders-scanned.parquet"
 _STRING: Final = r'"[^"\\\x00-\x1f]*"'
 _VALUE: Final = f"(?:{_STRING}|null)"
 _PAIR: Final = rf'"[A-Za-z0-9_]+"[ \t]*:[ \t]*{_VALUE}[ \t]*'
@@ -119,7 +120,7 @@ def scan_orders(path: Path, time_zone: str, work: Path, out: IO[str], rejects: R
             return None
         zone = ZoneInfo(time_zone)
         run_script(con, _scan_sql(fixed_offset_ms(zone)), {})
-        con.execute("COPY normalised TO ? (HEADER, DELIMITER ',')", [str(work / SCANNED)])
+        con.execute("COPY normalised TO ? (FORMAT parquet)", [str(work / SCANNED)])
         fast = con.execute("SELECT count(*) FROM normalised").fetchone()
         slow = write_json_orders(path, python_lines(con.execute(_LEFT_TO_PYTHON)), zone, out, rejects)
     assert fast

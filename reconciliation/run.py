@@ -122,7 +122,7 @@ def _read_both(run: Run, policy: Policy, work: Path) -> tuple[_Read, _Read]:
 def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
     """Normalise one side into ``work/<side>.csv``: (what was read, reject counts).
 
-    Rows DuckDB can check in bulk go to ``work/<side>-scanned.csv``
+    Rows DuckDB can check in bulk go to ``work/<side>-scanned.parquet``
     (:mod:`reconciliation.orderscan`, :mod:`reconciliation.statementscan`).
     """
     columns = STATEMENT_COLUMNS if side == "statement" else ORDER_COLUMNS

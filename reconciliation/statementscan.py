@@ -42,8 +42,8 @@ from reconciliation.textfile import open_lines
 
 __all__ = ["SCANNED", "scan_statement"]
 
-#: The normalised CSV of the rows that passed in SQL, beside ``statement.csv`` in the work directory.
-SCANNED: Final = "statement-scanned.csv"
+#: The rows that passed in SQL, normalised, beside ``statement.csv`` in the work directory (Parquet).
+SCANNED: Final = "statement-scanned.parquet"
 #: The padding trimmed off a cell here: trim() is slower with a non-ASCII character in its set,
 #: and a cell left with U+FEFF at an end fails its check (each takes ASCII only, or one exact kind
 #: or currency), so its row goes to Python, which trims all of PADDING.
@@ -143,7 +143,7 @@ def scan_statement(
                 "columns": len(info.header),
             },
         )
-        con.execute("COPY scanned TO ? (HEADER, DELIMITER ',')", [str(work / SCANNED)])
+        con.execute("COPY scanned TO ? (FORMAT parquet)", [str(work / SCANNED)])
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE kind = 'payment'),"
             " count(*) FILTER (WHERE kind = 'refund') FROM scanned"
