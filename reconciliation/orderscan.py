@@ -65,11 +65,13 @@ CREATE TEMP TABLE plain AS
     SELECT line, unnest(r)
     FROM (SELECT rowid + 1 AS line, from_json(raw, '{schema}') AS r FROM lines
           WHERE regexp_full_match(raw, '{_PLAIN_OBJECT}') AND NOT regexp_matches(raw, '{repeated}'));
-CREATE TEMP TABLE normalised AS
-WITH typed AS (
-    SELECT plain.*, cur.decimals,
+CREATE TEMP TABLE typed AS  -- the values once: a filter and a projection over a CTE computed each twice
+    SELECT line, order_id, merchant_id, channel, {minor_sql("amount")} AS amount, currency, status,
            {ms_sql(v["created_at"], local_ms)} AS created_ms,
-           CASE WHEN {v["paid_at"]} <> '' THEN {ms_sql(v["paid_at"], local_ms)} END AS paid_ms
+           CASE WHEN {v["paid_at"]} <> '' THEN {ms_sql(v["paid_at"], local_ms)} END AS paid_ms,
+           nullif({v["provider_txn_id"]}, '') AS provider_txn_id,
+           CASE WHEN {v["refund_amount"]} = '' THEN 0 ELSE {minor_sql("refund_amount")} END AS refund,
+           {v["paid_at"]} = '' AS unpaid
     FROM plain JOIN cur ON cur.code = currency
     WHERE regexp_full_match({v["order_id"]}, '{ID}')
       AND regexp_full_match({v["merchant_id"]}, '{ID}')
@@ -81,16 +83,10 @@ WITH typed AS (
       AND ({v["paid_at"]} = '' OR regexp_full_match({v["paid_at"]}, '{TIME}'))
       AND ({v["provider_txn_id"]} = '' OR regexp_full_match({v["provider_txn_id"]}, '{ID}'))
       AND ({v["refund_amount"]} = '' OR (regexp_full_match({v["refund_amount"]}, '{_AMOUNT}')
-           AND {decimals_sql(v["refund_amount"])}))
-), normalised AS (
-    SELECT line, order_id, merchant_id, channel, {minor_sql("amount")} AS amount, currency,
-           status, created_ms, paid_ms, nullif({v["provider_txn_id"]}, '') AS provider_txn_id,
-           CASE WHEN {v["refund_amount"]} = '' THEN 0 ELSE {minor_sql("refund_amount")} END AS refund,
-           {v["paid_at"]} AS paid_text
-    FROM typed WHERE created_ms IS NOT NULL
-)
-SELECT {", ".join(ORDER_COLUMNS)} FROM normalised
-WHERE amount > 0 AND refund <= amount AND (paid_text = '' OR paid_ms IS NOT NULL)
+           AND {decimals_sql(v["refund_amount"])}));
+CREATE TEMP TABLE normalised AS
+SELECT {", ".join(ORDER_COLUMNS)} FROM typed
+WHERE created_ms IS NOT NULL AND amount > 0 AND refund <= amount AND (unpaid OR paid_ms IS NOT NULL)
 """
 
 
