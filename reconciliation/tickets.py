@@ -64,8 +64,8 @@ def open_tickets(ledger: Ledger, diffs: Sequence[Difference], policy: Policy, wh
     """Give each of ``diffs`` its ticket: opened (and audited) the first time, found again after that.
 
     One statement for all the inserts and one for all the audit rows: a day has tens of thousands
-    of differences, and three statements each took seconds. Ids grow with every insert, so the
-    tickets this call opened are those above the largest id before it.
+    of differences, and three statements each took seconds. Called inside a transaction, where ids
+    only grow, so the tickets this call opened are those above the largest id before it.
     """
     if not diffs:
         return
