@@ -27,6 +27,7 @@ __all__ = [
     "BLANK",
     "ID",
     "TIME",
+    "decimals_sql",
     "fixed_offset_ms",
     "lines_table",
     "minor_sql",
@@ -76,14 +77,21 @@ def ms_sql(text: str, local_ms: int | None) -> str:
     return f"epoch_ms(try_cast(replace(substr({text}, 1, 19), 'T', ' ') AS TIMESTAMP)) - ({offset})"
 
 
+def decimals_sql(text: str) -> str:
+    """SQL: whether a decimal text has at most its currency's ``decimals`` digits after the point."""
+    return f"length({text}) - strpos({text} || '.', '.') <= decimals"
+
+
 def minor_sql(text: str) -> str:
     """SQL for an unsigned decimal text within its currency's decimals, in minor units.
 
-    The row has the ``decimals`` and ``scale`` (10^decimals) columns of the ``cur`` table.
+    The digits before the point, then those after it padded to ``decimals``, read as one integer.
+    The row has the ``decimals`` column of the ``cur`` table. Positions, not ``split_part``: that
+    builds a list on every call, and this runs in both a filter and a projection of each row.
     """
+    point = f"strpos({text} || '.', '.')"
     return (
-        f"try_cast(split_part({text}, '.', 1) AS BIGINT) * scale"
-        f" + coalesce(try_cast(rpad(split_part({text}, '.', 2), decimals, '0') AS BIGINT), 0)"
+        f"try_cast(left({text}, {point} - 1) || rpad(substr({text}, {point} + 1), decimals, '0') AS BIGINT)"
     )
 
 
@@ -118,7 +126,7 @@ def lines_table(
 ) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """A DuckDB database with ``lines(raw)`` (line = rowid + 1) and ``cur``, spilling to ``work``.
 
-    ``cur(code, decimals, scale)`` has every currency. None when DuckDB would split ``path``
+    ``cur(code, decimals)`` has every currency. None when DuckDB would split ``path``
     into other lines than Python; ``allow_bom`` for a file whose first line Python reads itself.
     """
     split = _line_count(path, allow_bom)
@@ -144,8 +152,8 @@ def lines_table(
         if counts != (0, split[0]):
             yield None
             return
-        scales = ", ".join(f"('{c}', {d}, {10**d})" for c, d in CURRENCY_DECIMALS.items())
-        con.execute(f"CREATE TABLE cur AS SELECT * FROM (VALUES {scales}) AS t(code, decimals, scale)")
+        decimals = ", ".join(f"('{c}', {d})" for c, d in CURRENCY_DECIMALS.items())
+        con.execute(f"CREATE TABLE cur AS SELECT * FROM (VALUES {decimals}) AS t(code, decimals)")
         yield con
     finally:
         con.close()

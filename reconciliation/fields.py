@@ -204,4 +204,7 @@ def format_minor(amount: int, currency: str) -> str:
     ('12.34', '-0.05', '500')
     """
     decimals = CURRENCY_DECIMALS.get(currency, 2)
-    return str(Decimal(amount).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals)))
+    if not decimals:
+        return str(amount)
+    whole, part = divmod(abs(amount), 10**decimals)  # integers: a run formats ~100,000 amounts
+    return f"{'-' if amount < 0 else ''}{whole}.{part:0{decimals}d}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,15 +81,18 @@ class Ledger:
         self, who: str, why: str, action: str, subject: str, detail: dict[str, Any] | None = None
     ) -> None:
         """Record one change: who made it, why, what it was and to what."""
-        self.db.execute(
+        self.audit_each(who, why, action, [(subject, detail)])
+
+    def audit_each(
+        self, who: str, why: str, action: str, changes: Iterable[tuple[str, dict[str, Any] | None]]
+    ) -> None:
+        """Record one change per ``(subject, detail)``, all made by ``who`` for the same reason."""
+        at = now_text()
+        self.db.executemany(
             "INSERT INTO audit (at, who, why, action, subject, detail) VALUES (?, ?, ?, ?, ?, ?)",
             (
-                now_text(),
-                who,
-                why,
-                action,
-                subject,
-                json.dumps(detail or {}, ensure_ascii=False, default=str),
+                (at, who, why, action, subject, json.dumps(detail or {}, ensure_ascii=False, default=str))
+                for subject, detail in changes
             ),
         )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from kernel.events import CURRENCY_DECIMALS
+from reconciliation.bulk import run_script
 from reconciliation.orders import ORDER_COLUMNS, PAID_STATUSES
 from reconciliation.orderscan import SCANNED as ORDERS_SCANNED
 from reconciliation.statements import STATEMENT_COLUMNS
@@ -96,7 +97,7 @@ def join_day(
     """Rows where the two sides differ, or an order waits, and the day's totals.
 
     ``work_dir`` holds the normalised ``orders.csv`` and ``statement.csv`` (and their
-    ``-scanned.csv`` twins); DuckDB keeps its database and spill files there too.
+    ``-scanned.parquet`` twins); DuckDB keeps its database and spill files there too.
 
     A row has our order's columns (None when only the provider has the order; ``held_on`` set for
     an order held from an earlier day), the provider's payments grouped per order (``n`` of them,
@@ -115,7 +116,7 @@ def join_day(
         con.execute("SET enable_progress_bar = false")  # a bar on stderr would interleave with the report
         _load(con, work_dir, held, held_payments)
         rate = "NULL" if fee_rate is None else f"CAST('{fee_rate}' AS DECIMAL(18,6))"
-        con.execute(_JOINED.format(rate=rate, tol=f"CAST('{fee_tolerance}' AS DECIMAL(18,6))"))
+        run_script(con, _JOINED.format(rate=rate, tol=f"CAST('{fee_tolerance}' AS DECIMAL(18,6))"), {})
         cursor = con.execute(_CANDIDATES.format(paid=_PAID), [window.start_ms])
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -130,14 +131,29 @@ def _read_csv(columns: dict[str, str]) -> str:
     return f"read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', columns = {columns})"
 
 
+def _read_side(work_dir: Path, name: str, scanned: str, columns: dict[str, str]) -> tuple[str, list[str]]:
+    """SQL and parameters for one side's normalised rows: the Python reader's CSV and the scan's Parquet.
+
+    The Parquet file is missing when the Python reader read the whole file.
+    """
+    csv_part = f"SELECT * FROM {_read_csv(columns)}"
+    if not (work_dir / scanned).exists():
+        return csv_part, [str(work_dir / name)]
+    typed = ", ".join(f"CAST({column} AS {kind}) AS {column}" for column, kind in columns.items())
+    return (
+        f"{csv_part} UNION ALL SELECT {typed} FROM read_parquet(?)",
+        [str(work_dir / name), str(work_dir / scanned)],
+    )
+
+
 def _load(
     con: duckdb.DuckDBPyConnection,
     work_dir: Path,
     held: Iterable[Sequence[Any]],
     held_payments: Iterable[Sequence[Any]],
 ) -> None:
-    orders = [str(p) for p in (work_dir / "orders.csv", work_dir / ORDERS_SCANNED) if p.exists()]
-    con.execute(f"CREATE TABLE o AS SELECT * FROM {_read_csv(_ORDER_TYPES)}", [orders])
+    orders, paths = _read_side(work_dir, "orders.csv", ORDERS_SCANNED, _ORDER_TYPES)
+    con.execute(f"CREATE TABLE o AS {orders}", paths)
     con.execute(
         "CREATE TABLE o_dup AS SELECT line, order_id FROM ("
         " SELECT line, order_id, row_number() OVER (PARTITION BY order_id ORDER BY line) AS n FROM o)"
@@ -148,11 +164,11 @@ def _load(
     _load_rows(
         con, work_dir / "held-payments.csv", "s_held", HELD_PAYMENT_COLUMNS, _STATEMENT_TYPES, held_payments
     )
-    statement = [str(p) for p in (work_dir / "statement.csv", work_dir / STATEMENT_SCANNED) if p.exists()]
+    statement, paths = _read_side(work_dir, "statement.csv", STATEMENT_SCANNED, _STATEMENT_TYPES)
     con.execute(  # held payments first (negative lines): they were billed before today's rows
-        f"CREATE TABLE s AS SELECT *, NULL::VARCHAR AS held_on FROM {_read_csv(_STATEMENT_TYPES)}"
+        f"CREATE TABLE s AS SELECT *, NULL::VARCHAR AS held_on FROM ({statement})"
         " UNION ALL BY NAME SELECT -row_number() OVER (ORDER BY held_on, order_id) AS line, * FROM s_held",
-        [statement],
+        paths,
     )
     scales = ", ".join(f"('{code}', {10**decimals})" for code, decimals in CURRENCY_DECIMALS.items())
     con.execute(f"CREATE TABLE cur AS SELECT * FROM (VALUES {scales}) AS t(code, scale)")
@@ -175,21 +191,32 @@ def _load_rows(
     con.execute(f"CREATE TABLE {table} AS SELECT * FROM {_read_csv(typed)}", [str(path)])
 
 
+#: The day joined, one row per order on either side, in steps (see :func:`~reconciliation.bulk.run_script`).
+#: A payment's columns come from its first row, found by line: ``arg_min`` over five columns and an
+#: ordered ``string_agg`` for every order cost twice the whole join, and only a repeated payment
+#: needs its transactions listed.
 _JOINED: Final = """
+CREATE TABLE pay_groups AS
+    SELECT order_id, count(*) AS n, min(line) AS first_line, min(s.held_on) AS p_held_on, sum(fee) AS fee,
+           sum(s.amount * {rate}) AS expected_fee,
+           coalesce(bool_or(abs(fee * cur.scale - s.amount * {rate}) > {tol} * cur.scale), false) AS fee_bad
+    FROM s LEFT JOIN cur ON cur.code = s.currency
+    WHERE kind = 'payment' GROUP BY order_id;
+CREATE TABLE pay AS
+    SELECT g.order_id, g.n, s.provider_txn_id AS txn, coalesce(repeated.txns, s.provider_txn_id) AS txns,
+           s.amount AS p_amount, s.currency AS p_currency, s.at_ms AS p_at_ms, g.p_held_on, g.fee,
+           g.expected_fee, g.fee_bad
+    FROM pay_groups g JOIN s ON s.line = g.first_line
+    LEFT JOIN (
+        SELECT order_id, string_agg(provider_txn_id, ' ' ORDER BY line) AS txns FROM s
+        WHERE kind = 'payment' AND order_id IN (SELECT order_id FROM pay_groups WHERE n > 1)
+        GROUP BY order_id
+    ) AS repeated ON repeated.order_id = g.order_id;
 CREATE TABLE joined AS
 WITH ours AS (
     SELECT * EXCLUDE (line), NULL::VARCHAR AS held_on FROM o WHERE order_id NOT IN (SELECT order_id FROM held)
     UNION ALL BY NAME
     SELECT * FROM held
-), pay AS (
-    SELECT order_id, count(*) AS n, arg_min(provider_txn_id, line) AS txn,
-           string_agg(provider_txn_id, ' ' ORDER BY line) AS txns,
-           arg_min(s.amount, line) AS p_amount, arg_min(currency, line) AS p_currency,
-           arg_min(at_ms, line) AS p_at_ms, min(s.held_on) AS p_held_on, sum(fee) AS fee,
-           sum(s.amount * {rate}) AS expected_fee,
-           coalesce(bool_or(abs(fee * cur.scale - s.amount * {rate}) > {tol} * cur.scale), false) AS fee_bad
-    FROM s LEFT JOIN cur ON cur.code = s.currency
-    WHERE kind = 'payment' GROUP BY order_id
 ), ref AS (
     SELECT order_id, count(*) AS refund_rows, sum(amount) AS refunded,
            string_agg(provider_txn_id, ' ' ORDER BY line) AS refund_txns,

@@ -21,6 +21,7 @@ from reconciliation.bulk import (
     BLANK,
     ID,
     TIME,
+    decimals_sql,
     fixed_offset_ms,
     lines_table,
     minor_sql,
@@ -39,8 +40,9 @@ from reconciliation.rejects import RejectLog
 
 __all__ = ["SCANNED", "scan_orders"]
 
-#: The normalised CSV of the orders that passed in SQL, beside ``orders.csv`` in the work directory.
-SCANNED: Final = "orders-scanned.csv"
+#: The orders that passed in SQL, normalised, beside ``orders.csv`` in the work directory: Parquet,
+#: which the join reads several times faster than CSV.
+SCANNED: Final = "orders-scanned.parquet"
 _STRING: Final = r'"[^"\\\x00-\x1f]*"'
 _VALUE: Final = f"(?:{_STRING}|null)"
 _PAIR: Final = rf'"[A-Za-z0-9_]+"[ \t]*:[ \t]*{_VALUE}[ \t]*'
@@ -55,7 +57,6 @@ def _scan_sql(local_ms: int | None) -> str:
     statuses = ", ".join(f"'{s}'" for s in ORDER_STATUSES)
     paid = ", ".join(f"'{s}'" for s in PAID_STATUSES)
     v = {name: f"coalesce({name}, '')" for name in ORDER_FIELDS}
-    decimals = "length(split_part({}, '.', 2)) <= decimals"
     # One of our keys twice: msgspec keeps the last, DuckDB the first, so Python reads the line.
     # In a plain object "key" followed by a colon is a key, never part of a value.
     repeated = "|".join(f'"{name}"[ \\t]*:.*"{name}"[ \\t]*:' for name in ORDER_FIELDS)
@@ -64,32 +65,28 @@ CREATE TEMP TABLE plain AS
     SELECT line, unnest(r)
     FROM (SELECT rowid + 1 AS line, from_json(raw, '{schema}') AS r FROM lines
           WHERE regexp_full_match(raw, '{_PLAIN_OBJECT}') AND NOT regexp_matches(raw, '{repeated}'));
-CREATE TEMP TABLE normalised AS
-WITH typed AS (
-    SELECT plain.*, cur.decimals, cur.scale,
+CREATE TEMP TABLE typed AS  -- the values once: a filter and a projection over a CTE computed each twice
+    SELECT line, order_id, merchant_id, channel, {minor_sql("amount")} AS amount, currency, status,
            {ms_sql(v["created_at"], local_ms)} AS created_ms,
-           CASE WHEN {v["paid_at"]} <> '' THEN {ms_sql(v["paid_at"], local_ms)} END AS paid_ms
+           CASE WHEN {v["paid_at"]} <> '' THEN {ms_sql(v["paid_at"], local_ms)} END AS paid_ms,
+           nullif({v["provider_txn_id"]}, '') AS provider_txn_id,
+           CASE WHEN {v["refund_amount"]} = '' THEN 0 ELSE {minor_sql("refund_amount")} END AS refund,
+           {v["paid_at"]} = '' AS unpaid
     FROM plain JOIN cur ON cur.code = currency
     WHERE regexp_full_match({v["order_id"]}, '{ID}')
       AND regexp_full_match({v["merchant_id"]}, '{ID}')
       AND regexp_full_match({v["channel"]}, '{ID}')
-      AND regexp_full_match({v["amount"]}, '{_AMOUNT}') AND {decimals.format(v["amount"])}
+      AND regexp_full_match({v["amount"]}, '{_AMOUNT}') AND {decimals_sql(v["amount"])}
       AND status IN ({statuses})
       AND regexp_full_match({v["created_at"]}, '{TIME}')
       AND (status NOT IN ({paid}) OR {v["paid_at"]} <> '')
       AND ({v["paid_at"]} = '' OR regexp_full_match({v["paid_at"]}, '{TIME}'))
       AND ({v["provider_txn_id"]} = '' OR regexp_full_match({v["provider_txn_id"]}, '{ID}'))
       AND ({v["refund_amount"]} = '' OR (regexp_full_match({v["refund_amount"]}, '{_AMOUNT}')
-           AND {decimals.format(v["refund_amount"])}))
-), normalised AS (
-    SELECT line, order_id, merchant_id, channel, {minor_sql("amount")} AS amount, currency,
-           status, created_ms, paid_ms, nullif({v["provider_txn_id"]}, '') AS provider_txn_id,
-           CASE WHEN {v["refund_amount"]} = '' THEN 0 ELSE {minor_sql("refund_amount")} END AS refund,
-           {v["paid_at"]} AS paid_text
-    FROM typed WHERE created_ms IS NOT NULL
-)
-SELECT {", ".join(ORDER_COLUMNS)} FROM normalised
-WHERE amount > 0 AND refund <= amount AND (paid_text = '' OR paid_ms IS NOT NULL)
+           AND {decimals_sql(v["refund_amount"])}));
+CREATE TEMP TABLE normalised AS
+SELECT {", ".join(ORDER_COLUMNS)} FROM typed
+WHERE created_ms IS NOT NULL AND amount > 0 AND refund <= amount AND (unpaid OR paid_ms IS NOT NULL)
 """
 
 
@@ -119,7 +116,7 @@ def scan_orders(path: Path, time_zone: str, work: Path, out: IO[str], rejects: R
             return None
         zone = ZoneInfo(time_zone)
         run_script(con, _scan_sql(fixed_offset_ms(zone)), {})
-        con.execute("COPY normalised TO ? (HEADER, DELIMITER ',')", [str(work / SCANNED)])
+        con.execute("COPY normalised TO ? (FORMAT parquet)", [str(work / SCANNED)])
         fast = con.execute("SELECT count(*) FROM normalised").fetchone()
         slow = write_json_orders(path, python_lines(con.execute(_LEFT_TO_PYTHON)), zone, out, rejects)
     assert fast

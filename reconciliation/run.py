@@ -11,13 +11,14 @@ import json
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from kernel.differences import CLASSES
@@ -35,7 +36,7 @@ from reconciliation.repairs import apply_repairs
 from reconciliation.report import write_differences
 from reconciliation.statements import STATEMENT_COLUMNS, StatementInfo, layout_for, read_statement
 from reconciliation.statementscan import scan_statement
-from reconciliation.tickets import open_ticket
+from reconciliation.tickets import open_tickets
 
 __all__ = ["Run", "reconcile", "window_of"]
 
@@ -121,7 +122,7 @@ def _read_both(run: Run, policy: Policy, work: Path) -> tuple[_Read, _Read]:
 def _read_side(side: str, run: Run, policy: Policy, work: Path) -> _Read:
     """Normalise one side into ``work/<side>.csv``: (what was read, reject counts).
 
-    Rows DuckDB can check in bulk go to ``work/<side>-scanned.csv``
+    Rows DuckDB can check in bulk go to ``work/<side>-scanned.parquet``
     (:mod:`reconciliation.orderscan`, :mod:`reconciliation.statementscan`).
     """
     columns = STATEMENT_COLUMNS if side == "statement" else ORDER_COLUMNS
@@ -148,10 +149,48 @@ def _record(
     with ledger.transaction(), (run.out / "repairs.jsonl").open("wb") as repairs_file:
         _keep_holds(ledger, run, rows, diffs)
         repairs = apply_repairs(ledger, diffs, policy.repairs, run.who, repairs_file)
-        for diff in diffs:
-            if diff.final and diff.resolution is None:
-                diff.ticket_id = open_ticket(ledger, diff, policy, run.who)
+        open_tickets(ledger, [d for d in diffs if d.final and d.resolution is None], policy, run.who)
     return repairs
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One side's holding pool, and the joined row's columns that say where its row stands."""
+
+    pool: str
+    present: str  # set when this side has the order
+    other: str  # set when the other side has it
+    held_on: str  # the day this side's row was held, if it was
+    missing: str  # the class once the other side never showed it
+    stored: Callable[[dict[str, Any]], list[Any]]  # the row as the pool keeps it
+
+
+_SIDES: Final = (
+    _Side(
+        pool="held",
+        present="order_id",
+        other="n",
+        held_on="held_on",
+        missing="ours_paid_provider_missing",
+        stored=lambda r: [r[c] for c in HELD_COLUMNS[:-1]],
+    ),
+    _Side(
+        pool="held_payments",
+        present="n",
+        other="order_id",
+        held_on="p_held_on",
+        missing="provider_only",
+        stored=lambda r: [  # as a statement row (STATEMENT_COLUMNS without the line)
+            r["key"],
+            r["txn"],
+            "payment",
+            r["p_amount"],
+            r["p_currency"],
+            str(r["fee"]),
+            r["p_at_ms"],
+        ],
+    ),
+)
 
 
 def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: list[Difference]) -> None:
@@ -162,53 +201,30 @@ def _keep_holds(ledger: Ledger, run: Run, rows: list[dict[str, Any]], diffs: lis
     """
     waiting = {d.order_id for d in diffs if not d.final}
     final = {(d.order_id, d.klass) for d in diffs if d.final}
-    ours = [r for r in rows if r["order_id"] is not None]
-    hold(
-        ledger,
-        run.provider,
-        run.day,
-        (
-            (r["order_id"], [r[c] for c in HELD_COLUMNS[:-1]])
-            for r in ours
-            if r["key"] in waiting and not r["held_on"]
-        ),
-    )
-    release(
-        ledger,
-        run.provider,
-        run.day,
-        [
-            (r["order_id"], "matched" if r["n"] else "missing")
-            for r in ours
-            if r["held_on"] is not None and (r["n"] or (r["key"], "ours_paid_provider_missing") in final)
-        ],
-    )
-    theirs = [r for r in rows if r["order_id"] is None and r["n"] is not None]
-    hold(
-        ledger,
-        run.provider,
-        run.day,
-        (  # as a statement row (STATEMENT_COLUMNS without the line)
+    for side in _SIDES:
+        mine = [r for r in rows if r[side.present] is not None]
+        hold(
+            ledger,
+            run.provider,
+            run.day,
             (
-                r["key"],
-                [r["key"], r["txn"], "payment", r["p_amount"], r["p_currency"], str(r["fee"]), r["p_at_ms"]],
-            )
-            for r in theirs
-            if r["key"] in waiting and not r["p_held_on"]
-        ),
-        "held_payments",
-    )
-    release(
-        ledger,
-        run.provider,
-        run.day,
-        [
-            (r["key"], "matched" if r["order_id"] else "missing")
-            for r in rows
-            if r["p_held_on"] and (r["order_id"] or (r["key"], "provider_only") in final)
-        ],
-        "held_payments",
-    )
+                (r["key"], side.stored(r))
+                for r in mine
+                if r["key"] in waiting and not r[side.held_on] and not r[side.other]
+            ),
+            side.pool,
+        )
+        release(
+            ledger,
+            run.provider,
+            run.day,
+            [
+                (r["key"], "matched" if r[side.other] else "missing")
+                for r in mine
+                if r[side.held_on] and (r[side.other] or (r["key"], side.missing) in final)
+            ],
+            side.pool,
+        )
 
 
 def _major(minor: Decimal | None, currency: str) -> str | None:

@@ -20,6 +20,7 @@ from reconciliation.bulk import (
     BLANK,
     ID,
     TIME,
+    decimals_sql,
     fixed_offset_ms,
     lines_table,
     minor_sql,
@@ -41,8 +42,12 @@ from reconciliation.textfile import open_lines
 
 __all__ = ["SCANNED", "scan_statement"]
 
-#: The normalised CSV of the rows that passed in SQL, beside ``statement.csv`` in the work directory.
-SCANNED: Final = "statement-scanned.csv"
+#: The rows that passed in SQL, normalised, beside ``statement.csv`` in the work directory (Parquet).
+SCANNED: Final = "statement-scanned.parquet"
+#: The padding trimmed off a cell here: trim() is slower with a non-ASCII character in its set,
+#: and a cell left with U+FEFF at an end fails its check (each takes ASCII only, or one exact kind
+#: or currency), so its row goes to Python, which trims all of PADDING.
+_CELL_PADDING: Final = PADDING.replace("\ufeff", "")
 _FOOTER_LINES: Final = 11  # the footer's first line and the ten the Python reader keeps after it
 
 
@@ -54,14 +59,14 @@ def _scan_sql(layout: Layout, index: dict[str, int], header: int, local_ms: int 
     """The rows of lines ``(header, last)`` that pass every check, normalised (``last`` is $last)."""
 
     def cell(name: str) -> str:
-        return f"trim(cells[{index[name] + 1}], $pad)"
+        return f"trim(cells[{index[name] + 1}], $cell_pad)"
 
     currency = cell("currency") if "currency" in index else "'" + layout.currency + "'"
     refund = cell("refund_amount") if "refund_amount" in index else cell("amount")
     fee = cell("fee") if "fee" in index else "''"
     number = "-?[0-9]{1,15}" if layout.minor_units else "-?[0-9]{1,15}(\\.[0-9]*)?"
-    magnitude = "ltrim(a, '-')::BIGINT" if layout.minor_units else minor_sql("ltrim(a, '-')")
-    decimals = "true" if layout.minor_units else "length(split_part(a, '.', 2)) <= decimals"
+    magnitude = "unsigned::BIGINT" if layout.minor_units else minor_sql("unsigned")
+    decimals = "true" if layout.minor_units else decimals_sql("a")
     return f"""
 CREATE TEMP TABLE picked AS
     SELECT line, len(cells) AS n, {cell("kind")} AS kind_value, {cell("order_id")} AS order_id,
@@ -73,8 +78,8 @@ CREATE TEMP TABLE picked AS
         SELECT rowid + 1 AS line, string_split(raw, $delimiter) AS cells FROM lines
         WHERE rowid + 1 > {header} AND rowid + 1 < $last AND strpos(raw, '"') = 0
     );
-CREATE TEMP TABLE typed AS
-    SELECT picked.*, cur.decimals, cur.scale,
+CREATE TEMP TABLE typed AS  -- with the amount's digits, once: a filter and a projection read them
+    SELECT picked.*, cur.decimals, ltrim(a, '-') AS unsigned,
            CASE WHEN kind_value IN ({_quoted(layout.payment_values)}) THEN 'payment'
                 WHEN kind_value IN ({_quoted(layout.refund_values)}) THEN 'refund' END AS kind
     FROM picked JOIN cur ON cur.code = currency
@@ -131,9 +136,14 @@ def scan_statement(
         run_script(
             con,
             _scan_sql(layout, index, header, fixed_offset_ms(ZoneInfo(policy.time_zone))),
-            {"pad": PADDING, "delimiter": layout.delimiter, "last": last, "columns": len(info.header)},
+            {
+                "cell_pad": _CELL_PADDING,
+                "delimiter": layout.delimiter,
+                "last": last,
+                "columns": len(info.header),
+            },
         )
-        con.execute("COPY scanned TO ? (HEADER, DELIMITER ',')", [str(work / SCANNED)])
+        con.execute("COPY scanned TO ? (FORMAT parquet)", [str(work / SCANNED)])
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE kind = 'payment'),"
             " count(*) FILTER (WHERE kind = 'refund') FROM scanned"

@@ -30,13 +30,14 @@ __all__ = [
     "export_csv",
     "find",
     "get",
-    "open_ticket",
+    "open_tickets",
     "resolve",
     "write_off",
     "write_off_matching",
 ]
 
 STATUSES: Final = ("open", "resolved", "written_off")
+_KEYS_PER_QUERY: Final = 500  # under SQLite's limit of bound parameters
 EXPORT_COLUMNS: Final = (
     "id",
     "day",
@@ -59,39 +60,66 @@ class TicketError(PayPulseError):
     """A ticket command cannot be carried out: an unknown id, or a ticket already closed."""
 
 
-def open_ticket(ledger: Ledger, diff: Difference, policy: Policy, who: str) -> int:
-    """The ticket for ``diff``: opened (and audited) the first time, found again after that."""
+def open_tickets(ledger: Ledger, diffs: Sequence[Difference], policy: Policy, who: str) -> None:
+    """Give each of ``diffs`` its ticket: opened (and audited) the first time, found again after that.
+
+    One statement for all the inserts and one for all the audit rows: a day has tens of thousands
+    of differences, and three statements each took seconds. Called inside a transaction, where ids
+    only grow, so the tickets this call opened are those above the largest id before it.
+    """
+    if not diffs:
+        return
+    stamp = now_text()
+    (before,) = ledger.db.execute("SELECT coalesce(max(id), 0) FROM tickets").fetchone()
+    ledger.db.executemany(
+        "INSERT OR IGNORE INTO tickets (key, day, provider, order_id, provider_txn_id, class, risk, amount,"
+        f" currency, sla_due, assignee, detail, created_at, updated_at) VALUES ({', '.join('?' * 14)})",
+        (_ticket_row(diff, policy, stamp) for diff in diffs),
+    )
+    opened = dict(ledger.db.execute("SELECT key, id FROM tickets WHERE id > ? ORDER BY id", (before,)))
+    ids = opened | _ids(ledger, {diff.key for diff in diffs} - opened.keys())
+    for diff in diffs:
+        diff.ticket_id = ids[diff.key]
+    ledger.audit_each(
+        who,
+        "reconciliation found a difference",
+        "open",
+        ((f"ticket:{ticket_id}", {"key": key}) for key, ticket_id in opened.items()),
+    )
+
+
+def _ticket_row(diff: Difference, policy: Policy, stamp: str) -> tuple[object, ...]:
+    """The tickets row of ``diff``, opened at ``stamp``."""
     amount = abs(diff.amount_delta) or (diff.ours or diff.theirs or {}).get("amount", 0)
     due = diff.day + timedelta(days=policy.ticket_sla_days.get(diff.risk, 3))
     detail = json.dumps({"ours": diff.ours, "theirs": diff.theirs, "action": diff.action}, default=str)
-    stamp = now_text()
-    cursor = ledger.db.execute(
-        "INSERT OR IGNORE INTO tickets (key, day, provider, order_id, provider_txn_id, class, risk, amount,"
-        " currency, sla_due, assignee, detail, created_at, updated_at)"
-        f" VALUES ({', '.join('?' * 14)})",
-        (
-            diff.key,
-            diff.day.isoformat(),
-            diff.provider,
-            diff.order_id,
-            diff.provider_txn_id,
-            diff.klass,
-            diff.risk,
-            amount,
-            diff.currency,
-            due.isoformat(),
-            policy.assignee(diff.klass),
-            detail,
-            stamp,
-            stamp,
-        ),
+    return (
+        diff.key,
+        diff.day.isoformat(),
+        diff.provider,
+        diff.order_id,
+        diff.provider_txn_id,
+        diff.klass,
+        diff.risk,
+        amount,
+        diff.currency,
+        due.isoformat(),
+        policy.assignee(diff.klass),
+        detail,
+        stamp,
+        stamp,
     )
-    row = ledger.db.execute("SELECT id FROM tickets WHERE key = ?", (diff.key,)).fetchone()
-    if cursor.rowcount:
-        ledger.audit(
-            who, "reconciliation found a difference", "open", f"ticket:{row['id']}", {"key": diff.key}
-        )
-    return int(row["id"])
+
+
+def _ids(ledger: Ledger, keys: set[str]) -> dict[str, int]:
+    """The ids of tickets opened before, by key (a day run again), a few hundred keys a query."""
+    found: dict[str, int] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _KEYS_PER_QUERY):
+        chunk = ordered[start : start + _KEYS_PER_QUERY]
+        query = f"SELECT key, id FROM tickets WHERE key IN ({', '.join('?' * len(chunk))})"
+        found.update(ledger.db.execute(query, chunk).fetchall())
+    return found
 
 
 class LiveTickets:
@@ -120,8 +148,7 @@ class LiveTickets:
         if self._ledger is None:
             self._ledger = Ledger(self.path)
         with self._ledger.transaction():
-            for diff in diffs:
-                diff.ticket_id = open_ticket(self._ledger, diff, self.policy, self.who)
+            open_tickets(self._ledger, diffs, self.policy, self.who)
 
     def close(self) -> None:
         if self._ledger is not None:
